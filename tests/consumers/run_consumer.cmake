@@ -1,0 +1,25 @@
+# cmake -P run_consumer.cmake: configures, builds and runs one consumer project.
+#   -DROUTE=add_subdirectory|fetch_content|find_package -DSOURCE=<ecgssl source> -DWORK=<scratch>
+#   [-DPREFIX=<install prefix for find_package>] [-DCXX_LAUNCHER=ccache]
+cmake_minimum_required(VERSION 3.21)
+file(REMOVE_RECURSE ${WORK})
+set(_args -S ${CMAKE_CURRENT_LIST_DIR}/${ROUTE} -B ${WORK} -DECGSSL_SOURCE_DIR=${SOURCE}
+          -DCMAKE_BUILD_TYPE=Release)
+if(PREFIX)
+  list(APPEND _args -DCMAKE_PREFIX_PATH=${PREFIX})
+endif()
+if(CXX_LAUNCHER)
+  list(APPEND _args -DCMAKE_CXX_COMPILER_LAUNCHER=${CXX_LAUNCHER})
+endif()
+foreach(step IN ITEMS configure build run)
+  if(step STREQUAL configure)
+    execute_process(COMMAND ${CMAKE_COMMAND} ${_args} RESULT_VARIABLE rc)
+  elseif(step STREQUAL build)
+    execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK} RESULT_VARIABLE rc)
+  else()
+    execute_process(COMMAND ${WORK}/consumer RESULT_VARIABLE rc)
+  endif()
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "consumer route '${ROUTE}': ${step} failed (${rc})")
+  endif()
+endforeach()
