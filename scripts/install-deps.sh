@@ -13,7 +13,7 @@ fi
 apt_packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libeigen3-dev xtensor-dev xtl-dev libxsimd-dev
-  doctest-dev libbenchmark-dev libopenblas-dev
+  doctest-dev libbenchmark-dev libopenblas-dev nlohmann-json3-dev libcli11-dev
   clang libclang-rt-14-dev
   python3
 )
