@@ -1,0 +1,111 @@
+#pragma once
+/// \file common.hpp
+/// Internals shared by the nn layers: workspace resizing without reallocation, shape checks with
+/// typed errors, child random streams, and the fan-in based initialisers of spec §3.10.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <numbers>
+#include <span>
+#include <string>
+
+#include "../../core/error.hpp"
+#include "../../core/philox.hpp"
+#include "../../core/tensor.hpp"
+#include "../../core/threading.hpp"
+
+namespace ecgssl::nn::detail {
+
+/// Resizes `t` only when its shape differs, so a workspace reused across steps of one shape
+/// never touches the heap after the first call.
+template <class T, std::size_t N, class Shape>
+void ensure_shape(tensor<T, N>& t, const Shape& shape) {
+  if (!std::equal(t.shape().begin(), t.shape().end(), std::begin(shape), std::end(shape))) {
+    std::array<std::size_t, N> s{};
+    std::copy(std::begin(shape), std::end(shape), s.begin());
+    t.resize(s);
+  }
+}
+
+/// dst <- src (same shape afterwards), reusing dst's storage when the shape is unchanged.
+template <class T, std::size_t N>
+void copy_into(tensor<T, N>& dst, const tensor<T, N>& src) {
+  ensure_shape(dst, src.shape());
+  std::copy(src.data(), src.data() + src.size(), dst.data());
+}
+
+/// Resizes (if needed) and zero-fills.
+template <class T, std::size_t N, class Shape>
+void zero_like(tensor<T, N>& t, const Shape& shape) {
+  ensure_shape(t, shape);
+  std::fill(t.data(), t.data() + t.size(), T(0));
+}
+
+/// Throws shape_error when `extent` (axis `axis` of tensor `what`) differs from `expected`.
+inline void require_extent(std::size_t extent, std::size_t expected, const std::string& what,
+                           const std::string& axis) {
+  if (extent != expected) {
+    throw shape_error(at_field(what), axis + " has " + std::to_string(extent) + " elements",
+                      std::to_string(expected));
+  }
+}
+
+/// Throws config_error when backward is called without a cached forward.
+inline void require_forward_done(bool done, const std::string& what) {
+  if (!done) {
+    throw config_error(at_field(what), "backward called before forward", "forward first");
+  }
+}
+
+/// The stream a container hands to its child `index`: distinct per child, a pure function of the
+/// parent stream, so initialisation does not depend on declaration order elsewhere in the model.
+inline random_stream child_stream(const random_stream& parent, std::uint64_t index) {
+  return random_stream(parent.seed(), stream_id({parent.stream(), index}));
+}
+
+/// Product of the extents before the last axis (rows of a "last axis" operation).
+template <class Shape>
+std::size_t leading_size(const Shape& shape) {
+  std::size_t rows = 1;
+  for (std::size_t i = 0; i + 1 < std::size(shape); ++i) rows *= shape[i];
+  return rows;
+}
+
+/// Fills `values` with U(-bound, bound): draw i of `rng`.
+template <class T>
+void fill_uniform(std::span<T> values, const random_stream& rng, double bound) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    values[i] = static_cast<T>((2.0 * rng.uniform(i) - 1.0) * bound);
+  }
+}
+
+/// Fills `values` with N(0, stddev^2): draw i of `rng`.
+template <class T>
+void fill_normal(std::span<T> values, const random_stream& rng, double stddev) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    values[i] = static_cast<T>(rng.normal(i) * stddev);
+  }
+}
+
+template <class T>
+void fill_constant(std::span<T> values, T value) {
+  std::fill(values.begin(), values.end(), value);
+}
+
+/// Number of elements per parallel chunk of elementwise work; fixed so results never depend on
+/// the thread count.
+inline constexpr std::size_t elementwise_chunk = 16384;
+
+/// Runs body(begin, end) over [0, n) in fixed-size chunks on the OpenMP team.
+template <class Body>
+void for_chunks(std::size_t n, Body&& body) {
+  const std::size_t chunks = (n + elementwise_chunk - 1) / elementwise_chunk;
+  parallel_for(static_cast<std::int64_t>(chunks), [&](std::int64_t c) {
+    const std::size_t begin = static_cast<std::size_t>(c) * elementwise_chunk;
+    body(begin, std::min(n, begin + elementwise_chunk));
+  });
+}
+
+}  // namespace ecgssl::nn::detail

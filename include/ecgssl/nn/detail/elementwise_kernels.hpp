@@ -1,0 +1,80 @@
+#pragma once
+/// \file elementwise_kernels.hpp
+/// Host math of the elementwise layers: exact-erf GELU (spec §3.3, §3.7) and dropout with a
+/// counter-based mask (spec §3.4, §3.7). Work is split in fixed-size chunks (common.hpp), so
+/// results never depend on the thread count.
+
+#include <cmath>
+#include <cstddef>
+#include <numbers>
+
+#include "../../core/backend.hpp"
+#include "../../core/philox.hpp"
+#include "common.hpp"
+
+namespace ecgssl::nn::detail {
+struct gelu_op {};
+struct dropout_op {};
+}  // namespace ecgssl::nn::detail
+
+namespace ecgssl {
+
+template <>
+struct implementation<nn::detail::gelu_op, host> {
+  /// y = x * Phi(x) = x/2 * (1 + erf(x / sqrt 2)).
+  template <class T>
+  static void forward(const T* x, T* y, std::size_t n) {
+    nn::detail::for_chunks(n, [&](std::size_t begin, std::size_t end) {
+      constexpr T inv_sqrt2 = static_cast<T>(1.0 / std::numbers::sqrt2);
+      for (std::size_t i = begin; i < end; ++i) {
+        y[i] = T(0.5) * x[i] * (T(1) + std::erf(x[i] * inv_sqrt2));
+      }
+    });
+  }
+  /// dx += dy * (Phi(x) + x * phi(x)).
+  template <class T>
+  static void backward(const T* x, const T* dy, T* dx, std::size_t n) {
+    nn::detail::for_chunks(n, [&](std::size_t begin, std::size_t end) {
+      constexpr T inv_sqrt2 = static_cast<T>(1.0 / std::numbers::sqrt2);
+      constexpr T inv_sqrt_2pi = static_cast<T>(std::numbers::inv_sqrtpi / std::numbers::sqrt2);
+      for (std::size_t i = begin; i < end; ++i) {
+        const T v = x[i];
+        const T cdf = T(0.5) * (T(1) + std::erf(v * inv_sqrt2));
+        const T pdf = inv_sqrt_2pi * std::exp(T(-0.5) * v * v);
+        dx[i] += dy[i] * (cdf + v * pdf);
+      }
+    });
+  }
+};
+
+template <>
+struct implementation<nn::detail::dropout_op, host> {
+  /// scale[i] = (uniform_float(i) >= p) / (1 - p): element i keeps with probability 1 - p, the
+  /// decision a pure function of (stream, i).
+  template <class T>
+  static void draw_mask(const random_stream& rng, double p, T* scale, std::size_t n) {
+    const T keep = static_cast<T>(1.0 / (1.0 - p));
+    const float threshold = static_cast<float>(p);
+    nn::detail::for_chunks(n, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) {
+        scale[i] = rng.uniform_float(i) >= threshold ? keep : T(0);
+      }
+    });
+  }
+  /// y = x * scale.
+  template <class T>
+  static void apply(const T* x, const T* scale, T* y, std::size_t n) {
+    nn::detail::for_chunks(n, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) y[i] = x[i] * scale[i];
+    });
+  }
+  /// dx += dy * scale.
+  template <class T>
+  static void backward(const T* dy, const T* scale, T* dx, std::size_t n) {
+    nn::detail::for_chunks(n, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) dx[i] += dy[i] * scale[i];
+    });
+  }
+};
+
+}  // namespace ecgssl

@@ -1,0 +1,45 @@
+#pragma once
+/// \file linear_kernels.hpp
+/// Host math of nn::linear (spec §3.4, §3.7): row-major GEMMs through Eigen over raw pointers,
+/// so a CUDA specialisation of the same op (cuBLAS) can slot in without touching the layer.
+
+#include <Eigen/Core>
+#include <cstddef>
+
+#include "../../core/backend.hpp"
+#include "../../core/tensor.hpp"
+
+namespace ecgssl::nn::detail {
+/// Operation tag: y[rows, out] = x[rows, in] * w[out, in]^T + b[out].
+struct linear_op {};
+}  // namespace ecgssl::nn::detail
+
+namespace ecgssl {
+
+template <>
+struct implementation<nn::detail::linear_op, host> {
+  /// y = x w^T (+ b). `b` may be null.
+  template <class T>
+  static void forward(const T* x, const T* w, const T* b, T* y, Eigen::Index rows, Eigen::Index in,
+                      Eigen::Index out) {
+    const auto xm = as_matrix(x, rows, in);
+    const auto wm = as_matrix(w, out, in);
+    auto ym = as_matrix(y, rows, out);
+    ym.noalias() = xm * wm.transpose();
+    if (b != nullptr) ym.rowwise() += const_vector_map<T>(b, out).transpose();
+  }
+
+  /// dx += dy w; dw += dy^T x; db += column sums of dy. A null dx skips the input gradient.
+  template <class T>
+  static void backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, Eigen::Index rows,
+                       Eigen::Index in, Eigen::Index out) {
+    const auto xm = as_matrix(x, rows, in);
+    const auto wm = as_matrix(w, out, in);
+    const auto dym = as_matrix(dy, rows, out);
+    if (dx != nullptr) as_matrix(dx, rows, in).noalias() += dym * wm;
+    as_matrix(dw, out, in).noalias() += dym.transpose() * xm;
+    if (db != nullptr) vector_map<T>(db, out) += dym.colwise().sum().transpose();
+  }
+};
+
+}  // namespace ecgssl
