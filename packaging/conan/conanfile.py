@@ -40,6 +40,7 @@ class EcgsslConan(ConanFile):
     def requirements(self):
         self.requires("eigen/3.4.0")
         self.requires("xtensor/[>=0.24.3 <0.27]")
+        self.requires("nlohmann_json/[>=3.11 <4]")
 
     def package_id(self):
         self.info.clear()

@@ -109,3 +109,17 @@ void for_chunks(std::size_t n, Body&& body) {
 }
 
 }  // namespace ecgssl::nn::detail
+
+namespace ecgssl::nn::detail {
+
+/// Index of the calling thread in the current OpenMP team (0 outside parallel regions); picks a
+/// per-thread workspace.
+inline std::size_t thread_index() {
+#if defined(_OPENMP)
+  return static_cast<std::size_t>(omp_get_thread_num());
+#else
+  return 0;
+#endif
+}
+
+}  // namespace ecgssl::nn::detail
