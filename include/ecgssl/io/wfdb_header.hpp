@@ -17,7 +17,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <fstream>
+#include <cstdio>
 #include <limits>
 #include <optional>
 #include <sstream>
@@ -481,14 +481,18 @@ class header_parser {
 
 /// Reads and parses a header file. Throws io_error if the file cannot be read.
 [[nodiscard]] inline wfdb_header read_wfdb_header(const std::string& path, wfdb_parse_options options = {}) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error(in_file(path), "cannot open header file", "an existing, readable .hea file");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) throw io_error(in_file(path), "cannot open header file", "an existing, readable .hea file");
   constexpr std::size_t max_header_bytes = std::size_t{64} << 20;
+  std::string text;
+  char chunk[4096];
+  std::size_t got = 0;
+  while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0 && text.size() <= max_header_bytes) text.append(chunk, got);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) throw io_error(in_file(path), "read error", "a readable .hea file");
   if (text.size() > max_header_bytes) {
-    throw io_error(in_file(path), "header file is " + std::to_string(text.size()) + " bytes", "at most 64 MiB of text");
+    throw io_error(in_file(path), "header file is larger than 64 MiB", "a WFDB header (a few lines of text)");
   }
   return parse_wfdb_header(text, path, options);
 }
