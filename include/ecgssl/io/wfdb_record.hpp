@@ -213,6 +213,10 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
     throw io_error(where, problem, expected);
   };
 
+  // Signal files are named relative to the header's folder; messages give that full path.
+  const std::filesystem::path header_dir = std::filesystem::path(hpath).parent_path();
+  auto signal_path = [&](const wfdb_signal_spec& spec) { return (header_dir / spec.file_name).string(); };
+
   // Group consecutive signal lines naming the same file: they share its frames.
   struct group {
     std::size_t first = 0, count = 0;
@@ -268,7 +272,7 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
     if (spec.file_name == "~") continue;  // null signal: every sample invalid
     const std::span<const unsigned char> bytes = get_file(spec);
     if (ends_with_icase(spec.file_name, ".mat")) {
-      const std::int64_t cols = check_mat_header(bytes, spec.file_name, spec.byte_offset,
+      const std::int64_t cols = check_mat_header(bytes, signal_path(spec), spec.byte_offset,
                                                  static_cast<std::int64_t>(g.count), spec.format, n_samples, hpath);
       for (std::size_t s = g.first; s < g.first + g.count; ++s) {
         if (h.signals[s].samples_per_frame != 1 || h.signals[s].skew != 0) {
@@ -308,7 +312,7 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
     if (views[gi].frames < n_samples) {
       const std::int64_t need = wfdb_bytes_for_samples(spec.format, n_samples * g.frame_size);
       error_location where;
-      where.file = spec.file_name;
+      where.file = signal_path(spec);
       where.field = "signal file size";
       throw io_error(where, "truncated: " + std::to_string(views[gi].data.size()) + " bytes after offset " +
                                 std::to_string(spec.byte_offset) + " hold " + std::to_string(views[gi].frames) +
