@@ -32,7 +32,7 @@ namespace ecgssl::io {
 /// resolution zero initial checksum block_size description`.
 struct wfdb_signal_spec {
   std::string file_name;            ///< signal file, relative to the header's folder; "~" = none
-  int format = 16;                  ///< storage format (8, 16, 24, 32, 61, 80, 160, 212, 310, 311)
+  int format = 16;                  ///< storage format (0 = null, 8, 16, 24, 32, 61, 80, 160, 212, 310, 311)
   int samples_per_frame = 1;        ///< `212x4`: 4 samples of this signal per frame
   int skew = 0;                     ///< `16:3`: this signal's sample t is stored in frame t + 3
   std::int64_t byte_offset = 0;     ///< `16+24`: signal data start 24 bytes into the file
@@ -48,6 +48,9 @@ struct wfdb_signal_spec {
   int block_size = 0;               ///< 0 for ordinary files
   std::string description;          ///< lead / signal name as written (rest of the line)
   std::int64_t line = 0;            ///< 1-based line of this spec in the header
+
+  /// A null signal (file "~" or format 0, as in layout headers): no samples stored, all invalid.
+  [[nodiscard]] bool is_null() const { return file_name == "~" || format == 0; }
 };
 
 /// One segment line of a multi-segment record: `name n_samples`; name "~" is a null segment.
@@ -126,7 +129,7 @@ namespace detail {
   }
 }
 
-inline constexpr const char* wfdb_supported_formats = "8, 16, 24, 32, 61, 80, 160, 212, 310 or 311";
+inline constexpr const char* wfdb_supported_formats = "0 (null), 8, 16, 24, 32, 61, 80, 160, 212, 310 or 311";
 
 [[nodiscard]] inline std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -285,7 +288,7 @@ class header_parser {
     std::size_t i = 0;
     while (i < f.size() && std::isdigit(static_cast<unsigned char>(f[i]))) ++i;
     s.format = int_field<int>(f.substr(0, i), line, "format", "a format number such as 16 or 212");
-    if (wfdb_format_bits(s.format) == 0) {
+    if (s.format != 0 && wfdb_format_bits(s.format) == 0) {
       fail(line, "format", "unsupported signal format " + std::to_string(s.format),
            std::string("one of ") + wfdb_supported_formats + " (FLAC formats 508/516/524 are not supported)");
     }

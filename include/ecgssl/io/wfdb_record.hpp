@@ -249,7 +249,7 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
   // are decoded straight from the file bytes in that pass.
   std::vector<char> plain(groups.size(), 0);
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-    bool p = h.signals[groups[gi].first].file_name != "~";
+    bool p = !h.signals[groups[gi].first].is_null();
     for (std::size_t k = 0; k < groups[gi].count && p; ++k) {
       p = h.signals[groups[gi].first + k].samples_per_frame == 1 && h.signals[groups[gi].first + k].skew == 0;
     }
@@ -269,7 +269,7 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     const auto& g = groups[gi];
     const auto& spec = h.signals[g.first];
-    if (spec.file_name == "~") continue;  // null signal: every sample invalid
+    if (spec.is_null()) continue;  // null signal: every sample invalid
     const std::span<const unsigned char> bytes = get_file(spec);
     if (ends_with_icase(spec.file_name, ".mat")) {
       const std::int64_t cols = check_mat_header(bytes, signal_path(spec), spec.byte_offset,
@@ -308,7 +308,7 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     const auto& g = groups[gi];
     const auto& spec = h.signals[g.first];
-    if (spec.file_name == "~") continue;
+    if (spec.is_null()) continue;
     if (views[gi].frames < n_samples) {
       const std::int64_t need = wfdb_bytes_for_samples(spec.format, n_samples * g.frame_size);
       error_location where;
@@ -330,7 +330,7 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     const auto& g = groups[gi];
     const auto& spec = h.signals[g.first];
-    if (spec.file_name == "~" || direct16(gi)) continue;
+    if (spec.is_null() || direct16(gi)) continue;
     std::int32_t* s = stream.data() + views[gi].stream_begin;
     const std::int64_t count = views[gi].frames * g.frame_size;
     wfdb_decode_samples(spec.format, views[gi].data.data(), count, s);
@@ -417,7 +417,7 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
       double* phys = options.compute_physical ? out.physical.data() + lead * static_cast<std::size_t>(n_samples) : nullptr;
       const int spf = spec.samples_per_frame;
       std::int64_t n_invalid = 0;
-      if (spec.file_name == "~") {
+      if (spec.is_null()) {
         for (std::int64_t t = 0; t < n_samples; ++t) dig[t] = fill;
         if (phys) for (std::int64_t t = 0; t < n_samples; ++t) phys[t] = nan;
         n_invalid = n_samples;
