@@ -70,6 +70,10 @@ class safetensors {
   /// Reads and validates a whole file. Throws io_error naming the file and the faulty field.
   [[nodiscard]] static safetensors load(const std::filesystem::path& path) {
     const std::string source = path.string();
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
+      throw io_error(in_file(source), "not a regular file", "a .safetensors file");
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) throw io_error(in_file(source), "cannot open the file for reading", "an existing, readable .safetensors file");
     in.seekg(0, std::ios::end);
