@@ -212,6 +212,47 @@ def feature_penalty(rng):
     save("penalty_grad", zt.grad)
 
 
+def combined(rng):
+    # spec §4.4: loss_sum = L_w2v + N_m (0.1 L_d + 10 L_f + 1.0 L_cmsc), returned / N_m.
+    segments, masked, dim, k, kappa = 4, 5, 6, 4, 0.1
+    groups, vars_, channels, frames, width = 2, 3, 3, 7, 6
+    c = rng.normal(size=(segments, masked, dim))
+    q = rng.normal(size=(segments, masked, dim))
+    neg = rng.integers(0, masked - 1, size=(segments, masked, k))
+    neg = neg + (neg >= np.arange(masked)[None, :, None])
+    logits = rng.normal(size=(segments * masked, groups * vars_))
+    z = rng.normal(size=(segments, channels, frames))
+    x = rng.normal(size=(segments, frames, width))
+    seg = np.array([0, 1, 0, 1])
+    rec = np.array([3, 3, 8, 8])
+    for name, value in (("c", c), ("q", q), ("negatives", neg), ("logits", logits), ("z", z), ("x", x),
+                        ("segments", seg), ("records", rec)):
+        save("combined_" + name, value)
+    ct, qt, lt, zt, xt = leaf(c), leaf(q), leaf(logits), leaf(z), leaf(x)
+    idx = torch.tensor(neg)
+    negs = torch.stack([qt[s][idx[s]] for s in range(segments)])
+    targets = torch.cat([qt.unsqueeze(2), negs], dim=2)
+    w2v_logits = torch.cosine_similarity(ct.unsqueeze(2), targets, dim=-1) / kappa
+    w2v = F.cross_entropy(w2v_logits.reshape(-1, k + 1), torch.zeros(segments * masked, dtype=torch.long),
+                          reduction="sum")
+    probs = torch.softmax(lt.view(-1, groups, vars_), dim=-1).mean(dim=0)
+    perplexity = torch.exp(-torch.sum(probs * torch.log(probs + 1e-7), dim=-1)).sum()
+    diversity = (groups * vars_ - perplexity) / (groups * vars_)
+    penalty = zt.pow(2).mean()
+    g = xt.sum(dim=1) / (xt != 0).sum(dim=1)
+    g = g / torch.clamp(g.detach().norm(dim=1, keepdim=True), min=1e-8)
+    lam = g[torch.tensor(seg == 0)] @ g[torch.tensor(seg == 1)].t() / 0.1
+    positive = torch.tensor(rec[seg == 0][:, None] == rec[seg == 1][None, :])
+    cmsc = 0.5 * (-F.log_softmax(lam, 1)[positive].sum() / positive.sum()) + \
+        0.5 * (-F.log_softmax(lam, 0)[positive].sum() / positive.sum())
+    n_m = segments * masked
+    loss = (w2v + n_m * (0.1 * diversity + 10.0 * penalty + 1.0 * cmsc)) / n_m
+    loss.backward()
+    save("combined_loss", np.array([loss.item()]))
+    for name, t in (("c", ct), ("q", qt), ("logits", lt), ("z", zt), ("x", xt)):
+        save("combined_grad_" + name, t.grad)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     bce(np.random.default_rng(1))
@@ -221,6 +262,7 @@ def main():
     wav2vec2(np.random.default_rng(5))
     diversity(np.random.default_rng(6))
     feature_penalty(np.random.default_rng(7))
+    combined(np.random.default_rng(8))
 
 
 if __name__ == "__main__":

@@ -368,7 +368,8 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
         if (phys) for (std::int64_t t = 0; t < n_samples; ++t) phys[t] = nan;
         n_invalid = n_samples;
       } else {
-        const std::int32_t* s = stream.data() + views[gi].stream_begin + pos;
+        // (an empty stream has no data pointer to offset: zero frames, nothing is read)
+        const std::int32_t* s = stream.empty() ? stream.data() : stream.data() + views[gi].stream_begin + pos;
         const std::int64_t frames = views[gi].frames;
         const std::int64_t fsz = g.frame_size;
         // Checksum over the stored frames 0 .. n_samples-1 (before skew), as WFDB writes it.
