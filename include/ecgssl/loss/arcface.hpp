@@ -127,9 +127,14 @@ class arcface {
         dphi = T(1);
       }
       z[y] = s * phi;
-      const T lse = loss_detail::log_sum_exp(std::span<const T>(z, classes_));
-      row_loss[b] = lse - z[y];
-      for (std::size_t j = 0; j < classes_; ++j) z[j] = std::exp(z[j] - lse);
+      // Vectorised softmax (Eigen's array exp); every logit is finite here.
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> zs(z, static_cast<Eigen::Index>(classes_));
+      const T top = zs.maxCoeff();
+      const T target_logit = z[y];
+      zs = (zs - top).exp();
+      const T sum = zs.sum();
+      row_loss[b] = top + std::log(sum) - target_logit;
+      zs *= T(1) / sum;
       target_derivative_[b] = dphi;
     });
     accumulator_t<T> total = 0;
