@@ -143,6 +143,26 @@ def nt_xent(rng):
     loss.backward()
     save("ntxent_loss", np.array([loss.item()]))
     save("ntxent_grad", zt.grad)
+    # fairseq-signals' simclr / 3kg criteria: z / max(stopgrad ||z||, 1e-8); every ordered pair
+    # (i, j) of equal identity is a cross-entropy of s_ij against the rows of other identities
+    # of row i; summed and divided by the number of pairs (their sample_size).
+    for tag, ids in (("adjacent", np.array([0, 0, 1, 1, 2, 2, 3, 3])),
+                     ("identities", np.array([4, 7, 4, 9, 7, 4, 2, 9]))):
+        zt = leaf(z)
+        zh = zt / torch.clamp(zt.detach().norm(dim=1, keepdim=True), min=1e-8)
+        sim = zh @ zh.t() / 0.1
+        terms = []
+        for i in range(len(ids)):
+            negatives = [k for k in range(len(ids)) if ids[k] != ids[i]]
+            for j in range(len(ids)):
+                if j != i and ids[j] == ids[i]:
+                    row = torch.cat([sim[i, j].view(1), sim[i, negatives]])
+                    terms.append(-F.log_softmax(row, dim=0)[0])
+        loss = torch.stack(terms).sum() / len(terms)
+        loss.backward()
+        save(f"ntxent_{tag}_ids", ids)
+        save(f"ntxent_{tag}_loss", np.array([loss.item()]))
+        save(f"ntxent_{tag}_grad", zt.grad)
 
 
 def wav2vec2(rng):
