@@ -88,6 +88,7 @@ class arcface {
   T forward(const input_type& x) {
     const std::size_t batch = x.shape()[0];
     require_shape(x.shape(), std::array<std::size_t, 2>{labels_.size(), dim_}, "arcface.embeddings ([labels, dim])");
+    if (batch == 0) throw shape_error(at_field("arcface.embeddings"), "an empty batch", "at least one row");
     loss_detail::require_finite(as_span(x), "arcface.embeddings");
     auto weight = weights();
     const T eps = static_cast<T>(options_.norm_eps);

@@ -119,6 +119,11 @@ class wav2vec2_contrastive {
     const std::size_t masked = c.shape()[1];
     const std::size_t dim = c.shape()[2];
     const std::size_t k = options_.num_negatives;
+    if (segments == 0 || dim == 0) {
+      throw shape_error(at_field("wav2vec2_contrastive.predictions"), "got shape " + shape_string(c.shape()),
+                        "[segments >= 1, masked frames >= 2, dim >= 1]");
+    }
+    require_enough_frames(masked);
     loss_detail::require_finite(as_span(c), "wav2vec2_contrastive.predictions");
     loss_detail::require_finite(as_span(q), "wav2vec2_contrastive.targets");
     if (injected_) {
