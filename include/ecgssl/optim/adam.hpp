@@ -58,7 +58,7 @@ struct adam {
       const T step_size = static_cast<T>(learning_rate * std::sqrt(correction2) / correction1);
       const T decay = static_cast<T>(1.0 - learning_rate * weight_decay);
       optim_detail::for_each_tile(n, [&](std::size_t begin, std::size_t size) {
-#pragma omp simd
+        ECGSSL_OMP_SIMD
         for (std::size_t i = begin; i < begin + size; ++i) {
           const T gi = g[i] * scale;
           m[i] = m[i] * b1 + one_minus_b1 * gi;
@@ -72,7 +72,7 @@ struct adam {
       const T inv_sqrt_correction2 = static_cast<T>(1.0 / std::sqrt(correction2));
       const T wd = static_cast<T>(weight_decay);
       optim_detail::for_each_tile(n, [&](std::size_t begin, std::size_t size) {
-#pragma omp simd
+        ECGSSL_OMP_SIMD
         for (std::size_t i = begin; i < begin + size; ++i) {
           const T gi = g[i] * scale + wd * p[i];
           m[i] = m[i] * b1 + one_minus_b1 * gi;

@@ -46,7 +46,7 @@ struct adamw {
     const T inv_sqrt_correction2 = static_cast<T>(1.0 / std::sqrt(correction2));
     const std::size_t n = params.size();
     optim_detail::for_each_tile(n, [&](std::size_t begin, std::size_t size) {
-#pragma omp simd
+      ECGSSL_OMP_SIMD
       for (std::size_t i = begin; i < begin + size; ++i) {
         const T gi = g[i] * scale;
         m[i] = m[i] * b1 + one_minus_b1 * gi;

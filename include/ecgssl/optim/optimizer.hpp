@@ -17,6 +17,7 @@
 
 #include "../core/concepts.hpp"
 #include "../core/config.hpp"
+#include "detail/tiles.hpp"
 #include "../core/error.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/threading.hpp"
@@ -84,7 +85,7 @@ class optimizer {
         const auto& piece = pieces_[static_cast<std::size_t>(i)];
         const T* ECGSSL_RESTRICT g = grads.data() + piece.offset;
         accumulator_t<T> sum = 0;
-#pragma omp simd reduction(+ : sum)
+        ECGSSL_OMP_SIMD_SUM
         for (std::size_t k = 0; k < piece.size; ++k) sum += static_cast<accumulator_t<T>>(g[k]) * g[k];
         piece_squares_[static_cast<std::size_t>(i)] = sum;
       });

@@ -9,6 +9,16 @@
 #include <algorithm>
 #include <cstddef>
 
+/// `#pragma omp simd` when OpenMP is on, nothing otherwise (no unknown-pragma warnings).
+#if defined(_OPENMP)
+#define ECGSSL_OMP_SIMD _Pragma("omp simd")
+/// ECGSSL_OMP_SIMD_SUM reduces a variable that must be named `sum`.
+#define ECGSSL_OMP_SIMD_SUM _Pragma("omp simd reduction(+ : sum)")
+#else
+#define ECGSSL_OMP_SIMD
+#define ECGSSL_OMP_SIMD_SUM
+#endif
+
 namespace ecgssl::optim_detail {
 
 inline constexpr std::size_t tile_elements = 1024;
