@@ -1,0 +1,68 @@
+#pragma once
+/// \file launch.cuh
+/// Launch geometry and small device helpers shared by the CUDA kernels.
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "../cuda_check.cuh"
+#include "../cuda_context.cuh"
+
+namespace ecgssl::cuda_detail {
+
+inline constexpr int block_size = 256;
+
+/// Blocks for a grid-stride loop over n elements (capped: the loop covers the rest).
+inline unsigned grid_for(std::size_t n) {
+  const std::size_t blocks = (n + block_size - 1) / block_size;
+  return static_cast<unsigned>(std::clamp<std::size_t>(blocks, 1, 65535u * 8u));
+}
+
+inline cudaStream_t stream() { return cuda_context::current().stream(); }
+
+/// erf overloads usable in device code for float and double.
+__device__ inline float erf_of(float x) { return erff(x); }
+__device__ inline double erf_of(double x) { return erf(x); }
+__device__ inline float exp_of(float x) { return expf(x); }
+__device__ inline double exp_of(double x) { return exp(x); }
+
+/// Column-major GEMM dispatch on the scalar type (cuBLAS works in column-major; the callers
+/// express row-major products as transposed column-major ones).
+inline void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                 float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c,
+                 int ldc) {
+  ECGSSL_CUBLAS_CHECK(cublasSgemm(h, ta, tb, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc));
+}
+inline void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                 double alpha, const double* a, int lda, const double* b, int ldb, double beta,
+                 double* c, int ldc) {
+  ECGSSL_CUBLAS_CHECK(cublasDgemm(h, ta, tb, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc));
+}
+inline void gemm_strided_batched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                                 int n, int k, float alpha, const float* a, int lda, long long sa,
+                                 const float* b, int ldb, long long sb, float beta, float* c, int ldc,
+                                 long long sc, int batch) {
+  ECGSSL_CUBLAS_CHECK(cublasSgemmStridedBatched(h, ta, tb, m, n, k, &alpha, a, lda, sa, b, ldb, sb,
+                                                &beta, c, ldc, sc, batch));
+}
+inline void gemm_strided_batched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                                 int n, int k, double alpha, const double* a, int lda, long long sa,
+                                 const double* b, int ldb, long long sb, double beta, double* c,
+                                 int ldc, long long sc, int batch) {
+  ECGSSL_CUBLAS_CHECK(cublasDgemmStridedBatched(h, ta, tb, m, n, k, &alpha, a, lda, sa, b, ldb, sb,
+                                                &beta, c, ldc, sc, batch));
+}
+
+/// cuBLAS takes int extents; larger problems are a configuration the backend does not support.
+inline int as_blas_int(std::int64_t v, const char* what) {
+  if (v < 0 || v > 2147483647) {
+    throw config_error(at_field(what), std::to_string(v), "an extent below 2^31 (cuBLAS int)");
+  }
+  return static_cast<int>(v);
+}
+
+}  // namespace ecgssl::cuda_detail
