@@ -12,6 +12,11 @@
 #include "../cuda_check.cuh"
 #include "../cuda_context.cuh"
 
+/// for (i over [0, n)) spread over the whole grid; works for any grid size.
+#define ECGSSL_GRID_STRIDE_LOOP(i, n)                                                   \
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < (n); \
+       i += std::size_t(blockDim.x) * gridDim.x)
+
 namespace ecgssl::cuda_detail {
 
 inline constexpr int block_size = 256;
