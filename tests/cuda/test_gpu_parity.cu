@@ -13,6 +13,7 @@
 #include <ecgssl/core/philox.hpp>
 #include <ecgssl/cuda/cuda_stream.cuh>
 #include <ecgssl/cuda/device_buffer.cuh>
+#include <ecgssl/cuda/attention_kernels.cuh>
 #include <ecgssl/cuda/conv1d_kernels.cuh>
 #include <ecgssl/cuda/elementwise_kernels.cuh>
 #include <ecgssl/cuda/flat_ops.cuh>
@@ -340,6 +341,125 @@ TEST_CASE("thrust flat_ops run on the device") {
   thrust::device_vector<float> g(std::vector<float>{3.f, 4.f});
   CHECK(ecgssl::flat_ops::clip_by_global_norm(g, 1.0) == doctest::Approx(5.0));
   CHECK(static_cast<float>(g[0]) == doctest::Approx(0.6f));
+}
+
+
+namespace {
+// Naive attention core in double (the oracle): loops straight from the formulas of spec §3.7.
+struct attention_reference {
+  std::vector<double> probs, ctx, dq, dk, dv;
+};
+template <class T>
+attention_reference naive_attention(std::size_t B, std::size_t L, std::size_t D, std::size_t H, const std::vector<T>& q,
+                                    const std::vector<T>& k, const std::vector<T>& v,
+                                    const std::vector<std::uint8_t>& pad, const std::vector<T>& drop,
+                                    const std::vector<T>& dctx) {
+  const std::size_t dh = D / H;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+  attention_reference r;
+  r.probs.assign(B * H * L * L, 0.0);
+  r.ctx.assign(B * L * D, 0.0);
+  r.dq.assign(B * L * D, 0.0);
+  r.dk.assign(B * L * D, 0.0);
+  r.dv.assign(B * L * D, 0.0);
+  auto at = [&](std::size_t b, std::size_t t, std::size_t h, std::size_t c) { return (b * L + t) * D + h * dh + c; };
+  for (std::size_t b = 0; b < B; ++b) {
+    for (std::size_t h = 0; h < H; ++h) {
+      double* P = r.probs.data() + (b * H + h) * L * L;
+      const T* S = drop.data() + (b * H + h) * L * L;
+      for (std::size_t i = 0; i < L; ++i) {
+        double mx = -INFINITY, sum = 0;
+        for (std::size_t j = 0; j < L; ++j) {
+          double sc = 0;
+          for (std::size_t c = 0; c < dh; ++c) sc += double(q[at(b, i, h, c)]) * double(k[at(b, j, h, c)]);
+          P[i * L + j] = pad[b * L + j] ? -INFINITY : sc * scale;
+          mx = std::max(mx, P[i * L + j]);
+        }
+        for (std::size_t j = 0; j < L; ++j) sum += (P[i * L + j] = std::exp(P[i * L + j] - mx));
+        for (std::size_t j = 0; j < L; ++j) P[i * L + j] /= sum;
+        for (std::size_t c = 0; c < dh; ++c) {
+          double acc = 0;
+          for (std::size_t j = 0; j < L; ++j) acc += P[i * L + j] * double(S[i * L + j]) * double(v[at(b, j, h, c)]);
+          r.ctx[at(b, i, h, c)] = acc;
+        }
+      }
+      // Backward: W = P .* S; dW = dC V^T; dV = W^T dC; dP = dW .* S; dS = P .* (dP - <dP, P>) * scale.
+      std::vector<double> dS(L * L);
+      for (std::size_t i = 0; i < L; ++i) {
+        double dot = 0;
+        for (std::size_t j = 0; j < L; ++j) {
+          double dw = 0;
+          for (std::size_t c = 0; c < dh; ++c) dw += double(dctx[at(b, i, h, c)]) * double(v[at(b, j, h, c)]);
+          dS[i * L + j] = dw * double(S[i * L + j]);
+          dot += dS[i * L + j] * P[i * L + j];
+        }
+        for (std::size_t j = 0; j < L; ++j) dS[i * L + j] = P[i * L + j] * (dS[i * L + j] - dot) * scale;
+      }
+      for (std::size_t j = 0; j < L; ++j) {
+        for (std::size_t c = 0; c < dh; ++c) {
+          double dvv = 0, dkk = 0, dqq = 0;
+          for (std::size_t i = 0; i < L; ++i) {
+            dvv += P[i * L + j] * double(S[i * L + j]) * double(dctx[at(b, i, h, c)]);
+            dkk += dS[i * L + j] * double(q[at(b, i, h, c)]);
+            dqq += dS[j * L + i] * double(k[at(b, i, h, c)]);
+          }
+          r.dv[at(b, j, h, c)] = dvv;
+          r.dk[at(b, j, h, c)] = dkk;
+          r.dq[at(b, j, h, c)] = dqq;
+        }
+      }
+    }
+  }
+  return r;
+}
+
+template <class T>
+double max_relative_difference_to(const std::vector<T>& device, const std::vector<double>& ref,
+                                  const std::vector<T>& start = {}) {
+  std::vector<double> got(device.size());
+  for (std::size_t i = 0; i < got.size(); ++i) got[i] = double(device[i]) - (start.empty() ? 0.0 : double(start[i]));
+  return max_relative_difference(got, ref);
+}
+}  // namespace
+
+TEST_CASE_TEMPLATE("attention core cuda matches a naive reference, with padding and dropout", T, float, double) {
+  using cuda_k = ecgssl::implementation<ecgssl::nn::detail::attention_core_op, ecgssl::cuda>;
+  using drop_k = ecgssl::implementation<ecgssl::nn::detail::dropout_op, ecgssl::host>;
+  const std::size_t B = 3, L = 150, D = 24, H = 4;  // L > the softmax block (128 threads)
+  for (bool with_dropout : {false, true}) {
+    CAPTURE(with_dropout);
+    const auto q = random_values<T>(B * L * D, 80, 2.0);
+    const auto k = random_values<T>(B * L * D, 81, 2.0);
+    const auto v = random_values<T>(B * L * D, 82);
+    const auto dctx = random_values<T>(B * L * D, 83);
+    std::vector<std::uint8_t> pad(B * L, 0);
+    for (std::size_t j = L - 5; j < L; ++j) pad[1 * L + j] = 1;  // sample 1: last 5 keys padded
+    std::vector<T> drop(B * H * L * L, T(1));
+    if (with_dropout) drop_k::draw_mask(ecgssl::random_stream(5, 6), 0.2, drop.data(), drop.size());
+    const auto ref = naive_attention(B, L, D, H, q, k, v, pad, drop, dctx);
+
+    const ecgssl::cuda_detail::attention_geometry g{B, L, D, H};
+    typename cuda_k::template workspace<T> ws;
+    auto qd = upload(q), kd = upload(k), vd = upload(v), dcd = upload(dctx), dropd = upload(drop);
+    ecgssl::device_buffer<std::uint8_t> padd{std::span<const std::uint8_t>(pad)};
+    ecgssl::device_buffer<T> probs(g.probs_size()), ctx(B * L * D);
+    // Gradients start non-zero: the op accumulates.
+    const auto g0 = random_values<T>(B * L * D, 84);
+    auto dq = upload(g0), dk = upload(g0), dv = upload(g0);
+    const T* drop_ptr = with_dropout ? dropd.data() : nullptr;
+    cuda_k::forward(g, qd.data(), kd.data(), vd.data(), padd.data(), drop_ptr, probs.data(), ctx.data(), ws);
+    cuda_k::backward(g, qd.data(), kd.data(), vd.data(), probs.data(), drop_ptr, dcd.data(), dq.data(), dk.data(),
+                     dv.data(), ws);
+    const double tol = std::is_same_v<T, float> ? 2e-5 : 1e-12;
+    CHECK(max_relative_difference_to(download(probs), ref.probs) < tol);
+    CHECK(max_relative_difference_to(download(ctx), ref.ctx) < tol);
+    CHECK(max_relative_difference_to(download(dq), ref.dq, g0) < tol);
+    CHECK(max_relative_difference_to(download(dk), ref.dk, g0) < tol);
+    CHECK(max_relative_difference_to(download(dv), ref.dv, g0) < tol);
+    // Padded keys get exactly zero probability.
+    const auto p = download(probs);
+    CHECK(p[((1 * H + 2) * L + 3) * L + (L - 1)] == T(0));
+  }
 }
 
 }  // TEST_SUITE with_device
