@@ -2,7 +2,8 @@
 /// \file attention_kernels.cuh
 /// CUDA core of multi-head self-attention over the time axis (spec §3.7): per (sample, head)
 /// S = Q K^T / sqrt(d_h), key padding -> -inf, P = softmax(S) per row, C = (P .* dropout) V,
-/// with the GEMMs as cuBLAS strided-batched calls (one call per head, batched over samples) and
+/// with the GEMMs as cuBLAS strided-batched calls (one call per head, batched over samples; their
+/// gemm_plans in detail/gemm_plan.cuh are tested on the host) and
 /// the softmax and its backward as one block per row. The q/k/v/out projections are
 /// implementation<linear_op, cuda>. The host layer (nn::multi_head_attention) does this work
 /// inline; `nn::detail::attention_core_op` is only declared here, for the host twin to define
@@ -137,19 +138,11 @@ struct implementation<nn::detail::attention_core_op, cuda> {
                       const T* dropout_scale, T* probs, T* ctx, workspace<T>& ws) {
     using namespace cuda_detail;
     if (g.batch == 0 || g.time == 0) return;
-    const int t = as_blas_int(static_cast<std::int64_t>(g.time), "attention time");
-    const int d = as_blas_int(static_cast<std::int64_t>(g.dim), "attention dim");
-    const int dh = as_blas_int(static_cast<std::int64_t>(g.head_dim()), "attention head dim");
-    const int batch = as_blas_int(static_cast<std::int64_t>(g.batch), "attention batch");
-    const auto h = static_cast<std::int64_t>(g.heads);
-    const long long seq = static_cast<long long>(g.time) * g.dim;     // stride between samples
-    const long long tt = static_cast<long long>(g.time) * g.time;      // one (sample, head) block
+    const auto b = static_cast<std::int64_t>(g.batch), l = static_cast<std::int64_t>(g.time);
+    const auto d = static_cast<std::int64_t>(g.dim), h = static_cast<std::int64_t>(g.heads);
     const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(g.head_dim())));
-    cublasHandle_t handle = cuda_context::current().blas();
     for (std::int64_t head = 0; head < h; ++head) {
-      // S^T[T, T] = K_h Q_h^T (column-major view of the row-major S = Q_h K_h^T), scaled.
-      gemm_strided_batched(handle, CUBLAS_OP_T, CUBLAS_OP_N, t, t, dh, scale, k + head * dh, d, seq, q + head * dh,
-                           d, seq, T(0), probs + head * tt, t, h * tt, batch);
+      run(attention_scores_plan(b, l, d, h, head), scale, k, q, T(0), probs);
     }
     masked_softmax_rows<<<static_cast<unsigned>(g.batch * g.heads * g.time), softmax_block, 0, stream()>>>(
         probs, key_padding, h, static_cast<std::int64_t>(g.time));
@@ -161,9 +154,7 @@ struct implementation<nn::detail::attention_core_op, cuda> {
       weights = ws.weighted.data();
     }
     for (std::int64_t head = 0; head < h; ++head) {
-      // C_h^T[dh, T] = V_h^T[dh, T] W^T[T, T]
-      gemm_strided_batched(handle, CUBLAS_OP_N, CUBLAS_OP_N, dh, t, t, T(1), v + head * dh, d, seq,
-                           weights + head * tt, t, h * tt, T(0), ctx + head * dh, d, seq, batch);
+      run(attention_context_plan(b, l, d, h, head), T(1), v, weights, T(0), ctx);
     }
   }
 
@@ -175,15 +166,9 @@ struct implementation<nn::detail::attention_core_op, cuda> {
                        const T* dropout_scale, const T* dctx, T* dq, T* dk, T* dv, workspace<T>& ws) {
     using namespace cuda_detail;
     if (g.batch == 0 || g.time == 0) return;
-    const int t = as_blas_int(static_cast<std::int64_t>(g.time), "attention time");
-    const int d = as_blas_int(static_cast<std::int64_t>(g.dim), "attention dim");
-    const int dh = as_blas_int(static_cast<std::int64_t>(g.head_dim()), "attention head dim");
-    const int batch = as_blas_int(static_cast<std::int64_t>(g.batch), "attention batch");
-    const auto h = static_cast<std::int64_t>(g.heads);
-    const long long seq = static_cast<long long>(g.time) * g.dim;
-    const long long tt = static_cast<long long>(g.time) * g.time;
+    const auto b = static_cast<std::int64_t>(g.batch), l = static_cast<std::int64_t>(g.time);
+    const auto d = static_cast<std::int64_t>(g.dim), h = static_cast<std::int64_t>(g.heads);
     const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(g.head_dim())));
-    cublasHandle_t handle = cuda_context::current().blas();
     const T* weights = probs;
     if (dropout_scale != nullptr) {
       ws.weighted.resize(g.probs_size());
@@ -193,23 +178,15 @@ struct implementation<nn::detail::attention_core_op, cuda> {
     ws.grad.resize(g.probs_size());
     T* grad = ws.grad.data();
     for (std::int64_t head = 0; head < h; ++head) {
-      // dP^T[T, T] = V_h dC_h^T   (dP = dC V^T)
-      gemm_strided_batched(handle, CUBLAS_OP_T, CUBLAS_OP_N, t, t, dh, T(1), v + head * dh, d, seq, dctx + head * dh,
-                           d, seq, T(0), grad + head * tt, t, h * tt, batch);
-      // dV_h^T[dh, T] += dC_h^T W   (dV = W^T dC)
-      gemm_strided_batched(handle, CUBLAS_OP_N, CUBLAS_OP_T, dh, t, t, T(1), dctx + head * dh, d, seq,
-                           weights + head * tt, t, h * tt, T(1), dv + head * dh, d, seq, batch);
+      run(attention_weights_grad_plan(b, l, d, h, head), T(1), v, dctx, T(0), grad);
+      run(attention_value_grad_plan(b, l, d, h, head), T(1), dctx, weights, T(1), dv);
     }
     softmax_backward_rows<<<static_cast<unsigned>(g.batch * g.heads * g.time), softmax_block, 0, stream()>>>(
         probs, dropout_scale, grad, static_cast<std::int64_t>(g.time), scale);
     ECGSSL_CUDA_CHECK_LAUNCH();
     for (std::int64_t head = 0; head < h; ++head) {
-      // dQ_h^T[dh, T] += K_h^T dS^T   (dQ = dS K)
-      gemm_strided_batched(handle, CUBLAS_OP_N, CUBLAS_OP_N, dh, t, t, T(1), k + head * dh, d, seq, grad + head * tt,
-                           t, h * tt, T(1), dq + head * dh, d, seq, batch);
-      // dK_h^T[dh, T] += Q_h^T dS   (dK = dS^T Q)
-      gemm_strided_batched(handle, CUBLAS_OP_N, CUBLAS_OP_T, dh, t, t, T(1), q + head * dh, d, seq, grad + head * tt,
-                           t, h * tt, T(1), dk + head * dh, d, seq, batch);
+      run(attention_query_grad_plan(b, l, d, h, head), T(1), k, grad, T(1), dq);
+      run(attention_key_grad_plan(b, l, d, h, head), T(1), q, grad, T(1), dk);
     }
   }
 

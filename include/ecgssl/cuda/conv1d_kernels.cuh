@@ -128,25 +128,17 @@ struct implementation<nn::detail::conv1d_op, cuda> {
     using namespace cuda_detail;
     const conv1d_dims d = to_dims(g);
     if (d.batch == 0 || d.out_length == 0 || d.out_channels == 0) return;
-    const int out = as_blas_int(d.out_length, "conv1d output length");
-    const int cout_g = as_blas_int(d.out_per_group(), "conv1d output channels per group");
-    const int patch = as_blas_int(d.patch(), "conv1d patch");
     const std::int64_t chunk = chunk_size(d, ws);
     const std::int64_t rows = d.in_channels * d.kernel;
     ws.cols.resize(static_cast<std::size_t>(chunk * rows * d.out_length));
-    cublasHandle_t h = cuda_context::current().blas();
     for (std::int64_t b0 = 0; b0 < d.batch; b0 += chunk) {
       const std::int64_t n = std::min(chunk, d.batch - b0);
       im2col<<<grid_for(static_cast<std::size_t>(n * rows * d.out_length)), block_size, 0, stream()>>>(
           d, x, b0, n, ws.cols.data());
       ECGSSL_CUDA_CHECK_LAUNCH();
       for (std::int64_t group = 0; group < d.groups; ++group) {
-        // Y_bg^T[T', cout_g] = cols_bg^T[T', patch] W_g^T[patch, cout_g], batched over b.
-        gemm_strided_batched(h, CUBLAS_OP_N, CUBLAS_OP_N, out, cout_g, patch, T(1),
-                             ws.cols.data() + group * d.patch() * d.out_length, out, rows * d.out_length,
-                             w + group * d.out_per_group() * d.patch(), patch, 0, T(0),
-                             y + (b0 * d.out_channels + group * d.out_per_group()) * d.out_length, out,
-                             d.out_channels * d.out_length, static_cast<int>(n));
+        run(conv1d_forward_plan(d.in_channels, d.out_channels, d.groups, d.kernel, d.out_length, group, b0, n), T(1),
+            ws.cols.data(), w, T(0), y);
       }
     }
     if (bias != nullptr) {
@@ -164,24 +156,15 @@ struct implementation<nn::detail::conv1d_op, cuda> {
     using namespace cuda_detail;
     const conv1d_dims d = to_dims(g);
     if (d.batch == 0 || d.out_length == 0 || d.out_channels == 0) return;
-    const int out = as_blas_int(d.out_length, "conv1d output length");
-    const int cout_g = as_blas_int(d.out_per_group(), "conv1d output channels per group");
-    const int patch = as_blas_int(d.patch(), "conv1d patch");
-    const int groups = as_blas_int(d.groups, "conv1d groups");
     const std::int64_t chunk = chunk_size(d, ws);
     const std::int64_t rows = d.in_channels * d.kernel;
     ws.cols.resize(static_cast<std::size_t>(chunk * rows * d.out_length));
-    cublasHandle_t h = cuda_context::current().blas();
     if (dx != nullptr) {
       for (std::int64_t b0 = 0; b0 < d.batch; b0 += chunk) {
         const std::int64_t n = std::min(chunk, d.batch - b0);
         for (std::int64_t group = 0; group < d.groups; ++group) {
-          // dcols_bg^T[T', patch] = dY_bg^T[T', cout_g] W_g[cout_g, patch], batched over b.
-          gemm_strided_batched(h, CUBLAS_OP_N, CUBLAS_OP_T, out, patch, cout_g, T(1),
-                               dy + (b0 * d.out_channels + group * d.out_per_group()) * d.out_length, out,
-                               d.out_channels * d.out_length, w + group * d.out_per_group() * d.patch(), patch, 0,
-                               T(0), ws.cols.data() + group * d.patch() * d.out_length, out, rows * d.out_length,
-                               static_cast<int>(n));
+          run(conv1d_cols_grad_plan(d.in_channels, d.out_channels, d.groups, d.kernel, d.out_length, group, b0, n),
+              T(1), dy, w, T(0), ws.cols.data());
         }
         col2im_gather_add<<<grid_for(static_cast<std::size_t>(n * d.in_channels * d.length)), block_size, 0,
                             stream()>>>(d, ws.cols.data(), b0, n, dx);
@@ -196,12 +179,8 @@ struct implementation<nn::detail::conv1d_op, cuda> {
         ECGSSL_CUDA_CHECK_LAUNCH();
         // Samples in order (deterministic); groups batched: each writes its own dw block.
         for (std::int64_t b = 0; b < n; ++b) {
-          // dW_g^T[patch, cout_g] += cols_bg[patch, T'] dY_bg^T[T', cout_g]
-          gemm_strided_batched(h, CUBLAS_OP_T, CUBLAS_OP_N, patch, cout_g, out, T(1),
-                               ws.cols.data() + b * rows * d.out_length, out, d.patch() * d.out_length,
-                               dy + (b0 + b) * d.out_channels * d.out_length, out,
-                               d.out_per_group() * d.out_length, T(1), dw, patch, d.out_per_group() * d.patch(),
-                               groups);
+          run(conv1d_weight_grad_plan(d.in_channels, d.out_channels, d.groups, d.kernel, d.out_length, b0 + b, b),
+              T(1), ws.cols.data(), dy, T(1), dw);
         }
       }
     }

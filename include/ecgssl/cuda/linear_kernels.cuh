@@ -2,7 +2,7 @@
 /// \file linear_kernels.cuh
 /// CUDA twin of implementation<nn::detail::linear_op, host> (spec §3.4, §3.7): the same
 /// signature over DEVICE pointers, GEMMs through cuBLAS, bias and bias gradient by kernels.
-/// Row-major X[rows, in] is column-major X^T, so y = x w^T becomes Y^T = W X^T, and so on.
+/// The GEMMs are the gemm_plans of detail/gemm_plan.cuh (tested on the host).
 
 #include <cstddef>
 #include <cstdint>
@@ -47,11 +47,7 @@ struct implementation<nn::detail::linear_op, cuda> {
                       std::ptrdiff_t out) {
     using namespace cuda_detail;
     if (rows == 0 || out == 0) return;
-    const int r = as_blas_int(rows, "linear rows");
-    const int i = as_blas_int(in, "linear in_features");
-    const int o = as_blas_int(out, "linear out_features");
-    // Y^T[out, rows] = W[out, in] X^T[in, rows]
-    gemm(cuda_context::current().blas(), CUBLAS_OP_T, CUBLAS_OP_N, o, r, i, T(1), w, i, x, i, T(0), y, o);
+    run(linear_forward_plan(rows, in, out), T(1), w, x, T(0), y);
     if (b != nullptr) {
       add_row_bias<<<grid_for(std::size_t(rows * out)), block_size, 0, stream()>>>(y, b, rows, out);
       ECGSSL_CUDA_CHECK_LAUNCH();
@@ -64,14 +60,8 @@ struct implementation<nn::detail::linear_op, cuda> {
                        std::ptrdiff_t in, std::ptrdiff_t out) {
     using namespace cuda_detail;
     if (rows == 0 || out == 0 || in == 0) return;
-    const int r = as_blas_int(rows, "linear rows");
-    const int i = as_blas_int(in, "linear in_features");
-    const int o = as_blas_int(out, "linear out_features");
-    cublasHandle_t h = cuda_context::current().blas();
-    // dX^T[in, rows] += W^T[in, out] dY^T[out, rows]
-    if (dx != nullptr) gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, i, r, o, T(1), w, i, dy, o, T(1), dx, i);
-    // dW^T[in, out] += X^T[in, rows] dY[rows, out]
-    gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, i, o, r, T(1), x, i, dy, o, T(1), dw, i);
+    if (dx != nullptr) run(linear_input_grad_plan(rows, in, out), T(1), w, dy, T(1), dx);
+    run(linear_weight_grad_plan(rows, in, out), T(1), x, dy, T(1), dw);
     if (db != nullptr) {
       add_column_sums<<<grid_for(std::size_t(out)), block_size, 0, stream()>>>(dy, db, rows, out);
       ECGSSL_CUDA_CHECK_LAUNCH();

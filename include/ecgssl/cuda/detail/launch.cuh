@@ -11,6 +11,7 @@
 
 #include "../cuda_check.cuh"
 #include "../cuda_context.cuh"
+#include "gemm_plan.cuh"
 
 /// for (i over [0, n)) spread over the whole grid; works for any grid size.
 #define ECGSSL_GRID_STRIDE_LOOP(i, n)                                                   \
@@ -68,6 +69,24 @@ inline int as_blas_int(std::int64_t v, const char* what) {
     throw config_error(at_field(what), std::to_string(v), "an extent below 2^31 (cuBLAS int)");
   }
   return static_cast<int>(v);
+}
+
+/// Issues a gemm_plan on the context's cuBLAS handle (strided-batched when batch > 1).
+template <class T>
+void run(const gemm_plan& p, T alpha, const T* a, const T* b, T beta, T* c) {
+  if (p.m == 0 || p.n == 0 || p.batch == 0) return;
+  cublasHandle_t h = cuda_context::current().blas();
+  const cublasOperation_t ta = p.transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t tb = p.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int m = as_blas_int(p.m, "GEMM m"), n = as_blas_int(p.n, "GEMM n"), k = as_blas_int(p.k, "GEMM k");
+  const int lda = as_blas_int(p.lda, "GEMM lda"), ldb = as_blas_int(p.ldb, "GEMM ldb");
+  const int ldc = as_blas_int(p.ldc, "GEMM ldc");
+  if (p.batch == 1) {
+    gemm(h, ta, tb, m, n, k, alpha, a + p.offset_a, lda, b + p.offset_b, ldb, beta, c + p.offset_c, ldc);
+  } else {
+    gemm_strided_batched(h, ta, tb, m, n, k, alpha, a + p.offset_a, lda, p.stride_a, b + p.offset_b, ldb, p.stride_b,
+                         beta, c + p.offset_c, ldc, p.stride_c, as_blas_int(p.batch, "GEMM batch"));
+  }
 }
 
 }  // namespace ecgssl::cuda_detail
