@@ -104,13 +104,18 @@ TEST_CASE("work queued on a cuda_stream through the context is visible after syn
 TEST_CASE("an invalid CUDA call becomes a cuda_error naming the call, file and line") {
   const int line = __LINE__ + 2;
   try {
-    ECGSSL_CUDA_CHECK(cudaMemcpy(nullptr, reinterpret_cast<void*>(16), 64, cudaMemcpyDeviceToDevice));
+    ECGSSL_CUDA_CHECK(cudaSetDevice(1 << 20));  // invalid ordinal: a non-sticky error
     FAIL("no exception");
   } catch (const ecgssl::cuda_error& e) {
     CHECK(e.where().line == line);
     CHECK(e.where().file.find("test_gpu_parity.cu") != std::string::npos);
-    CHECK(e.where().field.find("cudaMemcpy") != std::string::npos);
+    CHECK(e.where().field.find("cudaSetDevice") != std::string::npos);
+    CHECK(e.problem().find("cudaErrorInvalidDevice") != std::string::npos);
   }
+  // The device is still usable afterwards.
+  ecgssl::device_buffer<int> after(4);
+  after.zero();
+  CHECK(after.to_host() == std::vector<int>(4, 0));
 }
 
 TEST_CASE_TEMPLATE("linear cuda matches the host twin", T, float, double) {
@@ -342,6 +347,21 @@ TEST_CASE("thrust flat_ops run on the device") {
   thrust::device_vector<float> g(std::vector<float>{3.f, 4.f});
   CHECK(ecgssl::flat_ops::clip_by_global_norm(g, 1.0) == doctest::Approx(5.0));
   CHECK(static_cast<float>(g[0]) == doctest::Approx(0.6f));
+}
+
+TEST_CASE("raw-pointer flat_ops on a device_buffer, on the context's stream") {
+  ecgssl::cuda_stream stream;
+  ecgssl::cuda_context::current().set_stream(stream.get());
+  const auto policy = thrust::cuda::par.on(stream.get());
+  const std::vector<double> host{3.0, 4.0, 12.0};
+  auto g = upload(host);
+  g.zero();
+  ecgssl::device_buffer<double> x{std::span<const double>(host)};
+  ecgssl::flat_ops::add_scaled(policy, static_cast<const double*>(x.data()), 1.0, g.data(), g.size());
+  CHECK(ecgssl::flat_ops::clip_by_global_norm(policy, g.data(), g.size(), 1.3) == doctest::Approx(13.0));
+  const auto clipped = download(g);
+  CHECK(clipped[2] == doctest::Approx(1.2).epsilon(1e-6));
+  ecgssl::cuda_context::current().set_stream(nullptr);
 }
 
 
