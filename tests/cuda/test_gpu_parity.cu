@@ -13,6 +13,7 @@
 #include <ecgssl/core/philox.hpp>
 #include "attention_reference.hpp"
 #include <ecgssl/cuda/cuda_stream.cuh>
+#include <ecgssl/cuda/device_parameters.cuh>
 #include <ecgssl/cuda/device_buffer.cuh>
 #include <ecgssl/cuda/attention_kernels.cuh>
 #include <ecgssl/cuda/conv1d_kernels.cuh>
@@ -116,6 +117,29 @@ TEST_CASE("an invalid CUDA call becomes a cuda_error naming the call, file and l
   ecgssl::device_buffer<int> after(4);
   after.zero();
   CHECK(after.to_host() == std::vector<int>(4, 0));
+}
+
+TEST_CASE("device_parameters mirrors a parameter_store with the same offsets") {
+  ecgssl::parameter_store<float> store;
+  store.add("w", {2, 3});
+  store.add("b", {3});
+  store.allocate();
+  for (std::size_t i = 0; i < store.size(); ++i) store.values()[i] = static_cast<float>(i + 1);
+  store.grads()[0] = 9.f;
+  ecgssl::device_parameters<float> device(store);
+  REQUIRE(device.size() == 9);
+  // b's device view starts where b starts in the flat buffer: scale only b by 10.
+  ecgssl::flat_ops::scale(thrust::device, device.values("b"), 3, 10.f);
+  device.download_values(store);
+  CHECK(std::vector<float>(store.values().begin(), store.values().end()) ==
+        std::vector<float>{1, 2, 3, 4, 5, 6, 70, 80, 90});
+  device.download_grads(store);
+  CHECK(std::vector<float>(store.grads().begin(), store.grads().end()) == std::vector<float>(9, 0.f));
+  CHECK_THROWS_AS((void)device.values("missing"), ecgssl::config_error);
+  ecgssl::parameter_store<float> other;
+  other.add("w", {4});
+  other.allocate();
+  CHECK_THROWS_AS(device.download_values(other), ecgssl::shape_error);
 }
 
 TEST_CASE_TEMPLATE("linear cuda matches the host twin", T, float, double) {
@@ -430,6 +454,12 @@ TEST_CASE("allocating without a CUDA device throws cuda_error with the call site
     CHECK(e.where().field.find("cudaMalloc") != std::string::npos);
     CHECK(std::string(e.what()).find("expected cudaSuccess") != std::string::npos);
   }
+}
+
+TEST_CASE("mirroring an unallocated parameter_store is a config_error, checked before any CUDA call") {
+  ecgssl::parameter_store<double> store;
+  store.add("w", {4});
+  CHECK_THROWS_AS(ecgssl::device_parameters<double>{store}, ecgssl::config_error);
 }
 
 TEST_CASE("creating a cuBLAS handle without a device throws cuda_error") {
