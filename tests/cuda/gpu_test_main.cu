@@ -3,8 +3,8 @@
 // --without-device it instead runs the checks that need NO device (error reporting when the
 // runtime finds none), and skips when a device is present.
 #define DOCTEST_CONFIG_IMPLEMENT
-#include <doctest/doctest.h>
 #include <cuda_runtime.h>
+#include <doctest/doctest.h>
 
 #include <cstdio>
 #include <cstring>
@@ -25,14 +25,17 @@ int main(int argc, char** argv) {
   (void)cudaGetLastError();
   const bool have_device = status == cudaSuccess && count > 0;
   if (!without_device && !have_device) {
-    std::printf("SKIPPED: no CUDA device (cudaGetDeviceCount: %s, %d devices); the CUDA-vs-host "
-                "parity tests need a GPU\n",
-                cudaGetErrorName(status), count);
+    std::printf(
+        "SKIPPED: no CUDA device (cudaGetDeviceCount: %s, %d devices); the CUDA-vs-host "
+        "parity tests need a GPU\n",
+        cudaGetErrorName(status), count);
     return 77;
   }
   if (without_device && have_device) {
-    std::printf("SKIPPED: %d CUDA device(s) present; the no-device error checks need a machine "
-                "without one\n", count);
+    std::printf(
+        "SKIPPED: %d CUDA device(s) present; the no-device error checks need a machine "
+        "without one\n",
+        count);
     return 77;
   }
   doctest::Context context;

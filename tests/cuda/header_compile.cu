@@ -1,5 +1,4 @@
 // nvcc must accept every public header (CUDA translation units include them) and the .cuh files.
-#include <ecgssl/ecgssl.hpp>
 #include <ecgssl/cuda/attention_kernels.cuh>
 #include <ecgssl/cuda/conv1d_kernels.cuh>
 #include <ecgssl/cuda/cuda_check.cuh>
@@ -12,10 +11,13 @@
 #include <ecgssl/cuda/flat_updates.cuh>
 #include <ecgssl/cuda/linear_kernels.cuh>
 #include <ecgssl/cuda/norm_kernels.cuh>
+#include <ecgssl/ecgssl.hpp>
 
 #include <cstdio>
 
-__global__ void touch(float* out) { out[threadIdx.x] = ecgssl::random_stream(1, 2).uniform_float(threadIdx.x); }
+__global__ void touch(float* out) {
+  out[threadIdx.x] = ecgssl::random_stream(1, 2).uniform_float(threadIdx.x);
+}
 
 int main() {
   // Host-side use of the same headers; no GPU needed to run this.

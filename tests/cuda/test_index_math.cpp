@@ -12,8 +12,8 @@
 namespace cd = ecgssl::cuda_detail;
 
 namespace {
-cd::conv1d_dims dims(std::int64_t length, std::int64_t kernel, std::int64_t stride, std::int64_t padding,
-                     std::int64_t dilation) {
+cd::conv1d_dims dims(std::int64_t length, std::int64_t kernel, std::int64_t stride,
+                     std::int64_t padding, std::int64_t dilation) {
   cd::conv1d_dims d;
   d.batch = 1;
   d.in_channels = d.out_channels = 1;
@@ -28,8 +28,10 @@ cd::conv1d_dims dims(std::int64_t length, std::int64_t kernel, std::int64_t stri
 }
 }  // namespace
 
-TEST_CASE("im2col_source reads t*s + k*d - p inside the signal and agrees with the host valid_range") {
-  for (const auto& d : {dims(20, 3, 1, 1, 1), dims(23, 10, 5, 0, 1), dims(17, 4, 2, 3, 2), dims(9, 128, 1, 64, 1)}) {
+TEST_CASE(
+    "im2col_source reads t*s + k*d - p inside the signal and agrees with the host valid_range") {
+  for (const auto& d : {dims(20, 3, 1, 1, 1), dims(23, 10, 5, 0, 1), dims(17, 4, 2, 3, 2),
+                        dims(9, 128, 1, 64, 1)}) {
     ecgssl::nn::detail::conv1d_geometry g;
     g.length = static_cast<std::size_t>(d.length);
     g.out_length = static_cast<std::size_t>(d.out_length);
@@ -51,7 +53,8 @@ TEST_CASE("im2col_source reads t*s + k*d - p inside the signal and agrees with t
 }
 
 TEST_CASE("col2im_target inverts im2col_source exactly") {
-  for (const auto& d : {dims(20, 3, 1, 1, 1), dims(23, 10, 5, 0, 1), dims(17, 4, 2, 3, 2), dims(40, 2, 2, 0, 1)}) {
+  for (const auto& d :
+       {dims(20, 3, 1, 1, 1), dims(23, 10, 5, 0, 1), dims(17, 4, 2, 3, 2), dims(40, 2, 2, 0, 1)}) {
     std::int64_t forward_pairs = 0;
     std::int64_t inverse_pairs = 0;
     for (std::int64_t k = 0; k < d.kernel; ++k) {

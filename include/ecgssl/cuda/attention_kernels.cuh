@@ -50,7 +50,9 @@ inline constexpr int softmax_block = 128;
 
 struct max_of {
   template <class T>
-  __device__ T operator()(const T& a, const T& b) const { return a < b ? b : a; }
+  __device__ T operator()(const T& a, const T& b) const {
+    return a < b ? b : a;
+  }
 };
 
 template <class T>
@@ -60,7 +62,8 @@ __global__ void multiply_elements(const T* a, const T* b, T* out, std::size_t n)
 
 // Row (b, h, i) of probs: [batch*heads*time, time], already holding the scaled scores.
 template <class T>
-__global__ void masked_softmax_rows(T* probs, const std::uint8_t* key_padding, std::int64_t heads, std::int64_t time) {
+__global__ void masked_softmax_rows(T* probs, const std::uint8_t* key_padding, std::int64_t heads,
+                                    std::int64_t time) {
   using acc = accumulator_t<T>;
   using reduce_t = cub::BlockReduce<T, softmax_block>;
   using reduce_a = cub::BlockReduce<acc, softmax_block>;
@@ -99,7 +102,8 @@ __global__ void masked_softmax_rows(T* probs, const std::uint8_t* key_padding, s
 // grad holds dP (w.r.t. the dropped-out probabilities); becomes dS = P .* (dP' - <dP', P>) * scale,
 // dP' = dP .* dropout_scale.
 template <class T>
-__global__ void softmax_backward_rows(const T* probs, const T* dropout_scale, T* grad, std::int64_t time, T scale) {
+__global__ void softmax_backward_rows(const T* probs, const T* dropout_scale, T* grad,
+                                      std::int64_t time, T scale) {
   using acc = accumulator_t<T>;
   using reduce_a = cub::BlockReduce<acc, softmax_block>;
   __shared__ typename reduce_a::TempStorage storage;
@@ -134,8 +138,9 @@ struct implementation<nn::detail::attention_core_op, cuda> {
   /// [B, H, T, T] multipliers (0 or 1/(1-p), e.g. from dropout_op::draw_mask) or null.
   /// Writes probs: [B, H, T, T] (before dropout) and ctx: [B, T, D] (all device pointers).
   template <class T>
-  static void forward(const geometry& g, const T* q, const T* k, const T* v, const std::uint8_t* key_padding,
-                      const T* dropout_scale, T* probs, T* ctx, workspace<T>& ws) {
+  static void forward(const geometry& g, const T* q, const T* k, const T* v,
+                      const std::uint8_t* key_padding, const T* dropout_scale, T* probs, T* ctx,
+                      workspace<T>& ws) {
     using namespace cuda_detail;
     if (g.batch == 0 || g.time == 0) return;
     const auto b = static_cast<std::int64_t>(g.batch), l = static_cast<std::int64_t>(g.time);
@@ -144,8 +149,8 @@ struct implementation<nn::detail::attention_core_op, cuda> {
     for (std::int64_t head = 0; head < h; ++head) {
       run(attention_scores_plan(b, l, d, h, head), scale, k, q, T(0), probs);
     }
-    masked_softmax_rows<<<static_cast<unsigned>(g.batch * g.heads * g.time), softmax_block, 0, stream()>>>(
-        probs, key_padding, h, static_cast<std::int64_t>(g.time));
+    masked_softmax_rows<<<static_cast<unsigned>(g.batch * g.heads * g.time), softmax_block, 0,
+                          stream()>>>(probs, key_padding, h, static_cast<std::int64_t>(g.time));
     ECGSSL_CUDA_CHECK_LAUNCH();
     const T* weights = probs;
     if (dropout_scale != nullptr) {
@@ -163,7 +168,8 @@ struct implementation<nn::detail::attention_core_op, cuda> {
   /// and returned by forward.
   template <class T>
   static void backward(const geometry& g, const T* q, const T* k, const T* v, const T* probs,
-                       const T* dropout_scale, const T* dctx, T* dq, T* dk, T* dv, workspace<T>& ws) {
+                       const T* dropout_scale, const T* dctx, T* dq, T* dk, T* dv,
+                       workspace<T>& ws) {
     using namespace cuda_detail;
     if (g.batch == 0 || g.time == 0) return;
     const auto b = static_cast<std::int64_t>(g.batch), l = static_cast<std::int64_t>(g.time);
@@ -181,8 +187,9 @@ struct implementation<nn::detail::attention_core_op, cuda> {
       run(attention_weights_grad_plan(b, l, d, h, head), T(1), v, dctx, T(0), grad);
       run(attention_value_grad_plan(b, l, d, h, head), T(1), dctx, weights, T(1), dv);
     }
-    softmax_backward_rows<<<static_cast<unsigned>(g.batch * g.heads * g.time), softmax_block, 0, stream()>>>(
-        probs, dropout_scale, grad, static_cast<std::int64_t>(g.time), scale);
+    softmax_backward_rows<<<static_cast<unsigned>(g.batch * g.heads * g.time), softmax_block, 0,
+                            stream()>>>(probs, dropout_scale, grad,
+                                        static_cast<std::int64_t>(g.time), scale);
     ECGSSL_CUDA_CHECK_LAUNCH();
     for (std::int64_t head = 0; head < h; ++head) {
       run(attention_query_grad_plan(b, l, d, h, head), T(1), k, grad, T(1), dq);
@@ -194,8 +201,8 @@ struct implementation<nn::detail::attention_core_op, cuda> {
   // out = probs .* scale (the dropped-out attention weights).
   template <class T>
   static void multiply_probabilities(const T* probs, const T* scale, T* out, std::size_t n) {
-    cuda_detail::multiply_elements<<<cuda_detail::grid_for(n), cuda_detail::block_size, 0, cuda_detail::stream()>>>(
-        probs, scale, out, n);
+    cuda_detail::multiply_elements<<<cuda_detail::grid_for(n), cuda_detail::block_size, 0,
+                                     cuda_detail::stream()>>>(probs, scale, out, n);
     ECGSSL_CUDA_CHECK_LAUNCH();
   }
 };

@@ -47,7 +47,8 @@ __global__ void im2col(conv1d_dims d, const T* x, std::int64_t b0, std::int64_t 
 
 // dx[b0 + b, c, x] += sum_k dcols[b, c*K + k, t(k, x)] over the taps that read x.
 template <class T>
-__global__ void col2im_gather_add(conv1d_dims d, const T* dcols, std::int64_t b0, std::int64_t chunk, T* dx) {
+__global__ void col2im_gather_add(conv1d_dims d, const T* dcols, std::int64_t b0,
+                                  std::int64_t chunk, T* dx) {
   const std::int64_t rows = d.in_channels * d.kernel;
   const auto n = static_cast<std::size_t>(chunk * d.in_channels * d.length);
   ECGSSL_GRID_STRIDE_LOOP(i64, n) {
@@ -106,7 +107,8 @@ inline conv1d_dims to_dims(const nn::detail::conv1d_geometry& g) {
 /// Samples per chunk so that the workspace stays below its bound (at least one).
 template <class T>
 std::int64_t chunk_size(const conv1d_dims& d, const conv1d_workspace<T>& ws) {
-  const std::int64_t per_sample = std::max<std::int64_t>(1, d.in_channels * d.kernel * d.out_length);
+  const std::int64_t per_sample =
+      std::max<std::int64_t>(1, d.in_channels * d.kernel * d.out_length);
   return std::clamp<std::int64_t>(static_cast<std::int64_t>(ws.max_elements) / per_sample, 1,
                                   std::max<std::int64_t>(1, d.batch));
 }
@@ -124,7 +126,8 @@ struct implementation<nn::detail::conv1d_op, cuda> {
   /// y[b, group block] = W_g cols(x_b, g) (+ bias). x: [B, Cin, T], w: [Cout, Cin_g, K],
   /// y: [B, Cout, T'] (device).
   template <class T>
-  static void forward(const geometry& g, const T* x, const T* w, const T* bias, T* y, workspace<T>& ws) {
+  static void forward(const geometry& g, const T* x, const T* w, const T* bias, T* y,
+                      workspace<T>& ws) {
     using namespace cuda_detail;
     const conv1d_dims d = to_dims(g);
     if (d.batch == 0 || d.out_length == 0 || d.out_channels == 0) return;
@@ -133,17 +136,19 @@ struct implementation<nn::detail::conv1d_op, cuda> {
     ws.cols.resize(static_cast<std::size_t>(chunk * rows * d.out_length));
     for (std::int64_t b0 = 0; b0 < d.batch; b0 += chunk) {
       const std::int64_t n = std::min(chunk, d.batch - b0);
-      im2col<<<grid_for(static_cast<std::size_t>(n * rows * d.out_length)), block_size, 0, stream()>>>(
-          d, x, b0, n, ws.cols.data());
+      im2col<<<grid_for(static_cast<std::size_t>(n * rows * d.out_length)), block_size, 0,
+               stream()>>>(d, x, b0, n, ws.cols.data());
       ECGSSL_CUDA_CHECK_LAUNCH();
       for (std::int64_t group = 0; group < d.groups; ++group) {
-        run(conv1d_forward_plan(d.in_channels, d.out_channels, d.groups, d.kernel, d.out_length, group, b0, n), T(1),
-            ws.cols.data(), w, T(0), y);
+        run(conv1d_forward_plan(d.in_channels, d.out_channels, d.groups, d.kernel, d.out_length,
+                                group, b0, n),
+            T(1), ws.cols.data(), w, T(0), y);
       }
     }
     if (bias != nullptr) {
-      add_channel_bias<<<grid_for(static_cast<std::size_t>(d.batch * d.out_channels * d.out_length)), block_size, 0,
-                         stream()>>>(d, bias, y);
+      add_channel_bias<<<grid_for(
+                             static_cast<std::size_t>(d.batch * d.out_channels * d.out_length)),
+                         block_size, 0, stream()>>>(d, bias, y);
       ECGSSL_CUDA_CHECK_LAUNCH();
     }
   }
@@ -163,29 +168,32 @@ struct implementation<nn::detail::conv1d_op, cuda> {
       for (std::int64_t b0 = 0; b0 < d.batch; b0 += chunk) {
         const std::int64_t n = std::min(chunk, d.batch - b0);
         for (std::int64_t group = 0; group < d.groups; ++group) {
-          run(conv1d_cols_grad_plan(d.in_channels, d.out_channels, d.groups, d.kernel, d.out_length, group, b0, n),
+          run(conv1d_cols_grad_plan(d.in_channels, d.out_channels, d.groups, d.kernel, d.out_length,
+                                    group, b0, n),
               T(1), dy, w, T(0), ws.cols.data());
         }
-        col2im_gather_add<<<grid_for(static_cast<std::size_t>(n * d.in_channels * d.length)), block_size, 0,
-                            stream()>>>(d, ws.cols.data(), b0, n, dx);
+        col2im_gather_add<<<grid_for(static_cast<std::size_t>(n * d.in_channels * d.length)),
+                            block_size, 0, stream()>>>(d, ws.cols.data(), b0, n, dx);
         ECGSSL_CUDA_CHECK_LAUNCH();
       }
     }
     if (dw != nullptr) {
       for (std::int64_t b0 = 0; b0 < d.batch; b0 += chunk) {
         const std::int64_t n = std::min(chunk, d.batch - b0);
-        im2col<<<grid_for(static_cast<std::size_t>(n * rows * d.out_length)), block_size, 0, stream()>>>(
-            d, x, b0, n, ws.cols.data());
+        im2col<<<grid_for(static_cast<std::size_t>(n * rows * d.out_length)), block_size, 0,
+                 stream()>>>(d, x, b0, n, ws.cols.data());
         ECGSSL_CUDA_CHECK_LAUNCH();
         // Samples in order (deterministic); groups batched: each writes its own dw block.
         for (std::int64_t b = 0; b < n; ++b) {
-          run(conv1d_weight_grad_plan(d.in_channels, d.out_channels, d.groups, d.kernel, d.out_length, b0 + b, b),
+          run(conv1d_weight_grad_plan(d.in_channels, d.out_channels, d.groups, d.kernel,
+                                      d.out_length, b0 + b, b),
               T(1), ws.cols.data(), dy, T(1), dw);
         }
       }
     }
     if (db != nullptr) {
-      channel_sums_add<<<grid_for(static_cast<std::size_t>(d.out_channels)), block_size, 0, stream()>>>(d, dy, db);
+      channel_sums_add<<<grid_for(static_cast<std::size_t>(d.out_channels)), block_size, 0,
+                         stream()>>>(d, dy, db);
       ECGSSL_CUDA_CHECK_LAUNCH();
     }
   }

@@ -33,9 +33,10 @@ inline void check_cuda(cudaError_t status, const char* call, const char* file, i
 
 inline void check_cublas(cublasStatus_t status, const char* call, const char* file, int line) {
   if (status == CUBLAS_STATUS_SUCCESS) return;
-  throw cuda_error(cuda_call_site(file, line, call),
-                   std::string(cublasGetStatusName(status)) + " (" + cublasGetStatusString(status) + ")",
-                   "CUBLAS_STATUS_SUCCESS");
+  throw cuda_error(
+      cuda_call_site(file, line, call),
+      std::string(cublasGetStatusName(status)) + " (" + cublasGetStatusString(status) + ")",
+      "CUBLAS_STATUS_SUCCESS");
 }
 
 }  // namespace ecgssl::detail
@@ -45,4 +46,5 @@ inline void check_cublas(cublasStatus_t status, const char* call, const char* fi
 /// Throws ecgssl::cuda_error when a cuBLAS call does not return CUBLAS_STATUS_SUCCESS.
 #define ECGSSL_CUBLAS_CHECK(call) ::ecgssl::detail::check_cublas((call), #call, __FILE__, __LINE__)
 /// Checks the launch of the kernel just issued (bad configuration, no device...).
-#define ECGSSL_CUDA_CHECK_LAUNCH() ::ecgssl::detail::check_cuda(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
+#define ECGSSL_CUDA_CHECK_LAUNCH() \
+  ::ecgssl::detail::check_cuda(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)

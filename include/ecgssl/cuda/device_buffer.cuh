@@ -66,7 +66,9 @@ class device_buffer {
 
   /// Sets every byte to zero, queued on the current stream.
   void zero() {
-    if (size_ != 0) ECGSSL_CUDA_CHECK(cudaMemsetAsync(data_, 0, size_ * sizeof(T), cuda_context::current().stream()));
+    if (size_ != 0)
+      ECGSSL_CUDA_CHECK(
+          cudaMemsetAsync(data_, 0, size_ * sizeof(T), cuda_context::current().stream()));
   }
 
   /// device <- host, blocking. `host.size()` must equal size().
@@ -92,17 +94,22 @@ class device_buffer {
   /// be pinned) until the stream has passed the copy.
   void copy_from_host_async(std::span<const T> host, cudaStream_t stream) {
     require_same_size(host.size(), "host source");
-    if (size_ != 0) ECGSSL_CUDA_CHECK(cudaMemcpyAsync(data_, host.data(), size_ * sizeof(T), cudaMemcpyHostToDevice, stream));
+    if (size_ != 0)
+      ECGSSL_CUDA_CHECK(
+          cudaMemcpyAsync(data_, host.data(), size_ * sizeof(T), cudaMemcpyHostToDevice, stream));
   }
   void copy_to_host_async(std::span<T> host, cudaStream_t stream) const {
     require_same_size(host.size(), "host destination");
-    if (size_ != 0) ECGSSL_CUDA_CHECK(cudaMemcpyAsync(host.data(), data_, size_ * sizeof(T), cudaMemcpyDeviceToHost, stream));
+    if (size_ != 0)
+      ECGSSL_CUDA_CHECK(
+          cudaMemcpyAsync(host.data(), data_, size_ * sizeof(T), cudaMemcpyDeviceToHost, stream));
   }
   /// device <- device of the same size, queued on the current stream.
   void copy_from(const device_buffer& other) {
     require_same_size(other.size(), "device source");
     if (size_ != 0) {
-      ECGSSL_CUDA_CHECK(cudaMemcpyAsync(data_, other.data(), size_ * sizeof(T), cudaMemcpyDeviceToDevice,
+      ECGSSL_CUDA_CHECK(cudaMemcpyAsync(data_, other.data(), size_ * sizeof(T),
+                                        cudaMemcpyDeviceToDevice,
                                         cuda_context::current().stream()));
     }
   }
@@ -116,7 +123,8 @@ class device_buffer {
   void require_same_size(std::size_t other, const char* what) const {
     if (other != size_) {
       throw shape_error(at_field(std::string("device_buffer copy ") + what),
-                        std::to_string(other) + " elements", std::to_string(size_) + " (the buffer's size)");
+                        std::to_string(other) + " elements",
+                        std::to_string(size_) + " (the buffer's size)");
     }
   }
 

@@ -67,7 +67,8 @@ class device_parameters {
   }
   void require_same_layout(const parameter_store<T>& store) const {
     if (store.size() != values_.size()) {
-      throw shape_error(at_field("device_parameters"), std::to_string(store.size()) + " elements in the host store",
+      throw shape_error(at_field("device_parameters"),
+                        std::to_string(store.size()) + " elements in the host store",
                         std::to_string(values_.size()) + " (the mirrored store's size)");
     }
   }

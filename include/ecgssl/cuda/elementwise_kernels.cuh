@@ -58,14 +58,16 @@ struct implementation<nn::detail::gelu_op, cuda> {
   template <class T>
   static void forward(const T* x, T* y, std::size_t n) {
     if (n == 0) return;
-    cuda_detail::gelu_forward<<<cuda_detail::grid_for(n), cuda_detail::block_size, 0, cuda_detail::stream()>>>(x, y, n);
+    cuda_detail::gelu_forward<<<cuda_detail::grid_for(n), cuda_detail::block_size, 0,
+                                cuda_detail::stream()>>>(x, y, n);
     ECGSSL_CUDA_CHECK_LAUNCH();
   }
   /// dx += dy * (Phi(x) + x * phi(x)).
   template <class T>
   static void backward(const T* x, const T* dy, T* dx, std::size_t n) {
     if (n == 0) return;
-    cuda_detail::gelu_backward<<<cuda_detail::grid_for(n), cuda_detail::block_size, 0, cuda_detail::stream()>>>(x, dy, dx, n);
+    cuda_detail::gelu_backward<<<cuda_detail::grid_for(n), cuda_detail::block_size, 0,
+                                 cuda_detail::stream()>>>(x, dy, dx, n);
     ECGSSL_CUDA_CHECK_LAUNCH();
   }
 };
@@ -76,22 +78,26 @@ struct implementation<nn::detail::dropout_op, cuda> {
   template <class T>
   static void draw_mask(const random_stream& rng, double p, T* scale, std::size_t n) {
     if (n == 0) return;
-    cuda_detail::dropout_mask<<<cuda_detail::grid_for(n), cuda_detail::block_size, 0, cuda_detail::stream()>>>(
-        rng, static_cast<float>(p), static_cast<T>(1.0 / (1.0 - p)), scale, n);
+    cuda_detail::dropout_mask<<<cuda_detail::grid_for(n), cuda_detail::block_size, 0,
+                                cuda_detail::stream()>>>(rng, static_cast<float>(p),
+                                                         static_cast<T>(1.0 / (1.0 - p)), scale, n);
     ECGSSL_CUDA_CHECK_LAUNCH();
   }
   /// y = x * scale.
   template <class T>
   static void apply(const T* x, const T* scale, T* y, std::size_t n) {
     if (n == 0) return;
-    cuda_detail::multiply<<<cuda_detail::grid_for(n), cuda_detail::block_size, 0, cuda_detail::stream()>>>(x, scale, y, n);
+    cuda_detail::
+        multiply<<<cuda_detail::grid_for(n), cuda_detail::block_size, 0, cuda_detail::stream()>>>(
+            x, scale, y, n);
     ECGSSL_CUDA_CHECK_LAUNCH();
   }
   /// dx += dy * scale.
   template <class T>
   static void backward(const T* dy, const T* scale, T* dx, std::size_t n) {
     if (n == 0) return;
-    cuda_detail::multiply_add<<<cuda_detail::grid_for(n), cuda_detail::block_size, 0, cuda_detail::stream()>>>(dy, scale, dx, n);
+    cuda_detail::multiply_add<<<cuda_detail::grid_for(n), cuda_detail::block_size, 0,
+                                cuda_detail::stream()>>>(dy, scale, dx, n);
     ECGSSL_CUDA_CHECK_LAUNCH();
   }
 };

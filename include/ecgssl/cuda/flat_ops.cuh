@@ -20,7 +20,9 @@ namespace ecgssl::flat_ops {
 namespace detail {
 template <class T>
 struct square_as_double {
-  ECGSSL_HOST_DEVICE double operator()(T x) const { return static_cast<double>(x) * static_cast<double>(x); }
+  ECGSSL_HOST_DEVICE double operator()(T x) const {
+    return static_cast<double>(x) * static_cast<double>(x);
+  }
 };
 template <class T>
 struct multiply_by {
@@ -90,7 +92,8 @@ void add_scaled(const Policy& policy, const T* x, T alpha, T* y, std::size_t n) 
 template <class Policy, class T>
 double clip_by_global_norm(const Policy& policy, T* grads, std::size_t n, double max_norm) {
   const double norm = std::sqrt(sum_of_squares(policy, static_cast<const T*>(grads), n));
-  if (max_norm > 0.0 && norm > max_norm) scale(policy, grads, n, static_cast<T>(max_norm / (norm + 1e-6)));
+  if (max_norm > 0.0 && norm > max_norm)
+    scale(policy, grads, n, static_cast<T>(max_norm / (norm + 1e-6)));
   return norm;
 }
 

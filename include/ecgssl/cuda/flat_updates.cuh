@@ -130,8 +130,8 @@ adam_element<T> make_adam_element(T* params, const T* grads, T* exp_avg, T* exp_
 }
 
 template <class T>
-sgd_element<T> make_sgd_element(T* params, const T* grads, T* momentum_buffer, const sgd_settings& s,
-                                double learning_rate, std::int64_t step) {
+sgd_element<T> make_sgd_element(T* params, const T* grads, T* momentum_buffer,
+                                const sgd_settings& s, double learning_rate, std::int64_t step) {
   sgd_element<T> e{};
   e.p = params;
   e.g = grads;
@@ -152,10 +152,12 @@ sgd_element<T> make_sgd_element(T* params, const T* grads, T* momentum_buffer, c
 /// One Adam-family update of n parameters; `step` is the 1-based update number t. exp_avg and
 /// exp_avg_sq (the moments, zero before the first step) are updated in place.
 template <class Policy, class T>
-void adam_update(const Policy& policy, T* params, const T* grads, T* exp_avg, T* exp_avg_sq, std::size_t n,
-                 const adam_settings& settings, double learning_rate, std::int64_t step) {
-  thrust::for_each_n(policy, thrust::counting_iterator<std::size_t>(0), n,
-                     detail::make_adam_element(params, grads, exp_avg, exp_avg_sq, settings, learning_rate, step));
+void adam_update(const Policy& policy, T* params, const T* grads, T* exp_avg, T* exp_avg_sq,
+                 std::size_t n, const adam_settings& settings, double learning_rate,
+                 std::int64_t step) {
+  thrust::for_each_n(
+      policy, thrust::counting_iterator<std::size_t>(0), n,
+      detail::make_adam_element(params, grads, exp_avg, exp_avg_sq, settings, learning_rate, step));
 }
 template <class T>
 void adam_update(T* params, const T* grads, T* exp_avg, T* exp_avg_sq, std::size_t n,
@@ -167,12 +169,13 @@ void adam_update(T* params, const T* grads, T* exp_avg, T* exp_avg_sq, std::size
 template <class Policy, class T>
 void sgd_update(const Policy& policy, T* params, const T* grads, T* momentum_buffer, std::size_t n,
                 const sgd_settings& settings, double learning_rate, std::int64_t step) {
-  thrust::for_each_n(policy, thrust::counting_iterator<std::size_t>(0), n,
-                     detail::make_sgd_element(params, grads, momentum_buffer, settings, learning_rate, step));
+  thrust::for_each_n(
+      policy, thrust::counting_iterator<std::size_t>(0), n,
+      detail::make_sgd_element(params, grads, momentum_buffer, settings, learning_rate, step));
 }
 template <class T>
-void sgd_update(T* params, const T* grads, T* momentum_buffer, std::size_t n, const sgd_settings& settings,
-                double learning_rate, std::int64_t step) {
+void sgd_update(T* params, const T* grads, T* momentum_buffer, std::size_t n,
+                const sgd_settings& settings, double learning_rate, std::int64_t step) {
   sgd_update(thrust::device, params, grads, momentum_buffer, n, settings, learning_rate, step);
 }
 

@@ -43,8 +43,8 @@ template <>
 struct implementation<nn::detail::linear_op, cuda> {
   /// y = x w^T (+ b). x: [rows, in], w: [out, in], b: [out] or null, y: [rows, out] (device).
   template <class T>
-  static void forward(const T* x, const T* w, const T* b, T* y, std::ptrdiff_t rows, std::ptrdiff_t in,
-                      std::ptrdiff_t out) {
+  static void forward(const T* x, const T* w, const T* b, T* y, std::ptrdiff_t rows,
+                      std::ptrdiff_t in, std::ptrdiff_t out) {
     using namespace cuda_detail;
     if (rows == 0 || out == 0) return;
     run(linear_forward_plan(rows, in, out), T(1), w, x, T(0), y);
@@ -56,8 +56,8 @@ struct implementation<nn::detail::linear_op, cuda> {
 
   /// dx += dy w; dw += dy^T x; db += column sums of dy. A null dx (or db) skips it.
   template <class T>
-  static void backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, std::ptrdiff_t rows,
-                       std::ptrdiff_t in, std::ptrdiff_t out) {
+  static void backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db,
+                       std::ptrdiff_t rows, std::ptrdiff_t in, std::ptrdiff_t out) {
     using namespace cuda_detail;
     if (rows == 0 || out == 0 || in == 0) return;
     if (dx != nullptr) run(linear_input_grad_plan(rows, in, out), T(1), w, dy, T(1), dx);

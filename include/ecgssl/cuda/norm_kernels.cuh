@@ -27,7 +27,9 @@ struct sum2 {
 };
 template <class A>
 struct add_sum2 {
-  __device__ sum2<A> operator()(const sum2<A>& x, const sum2<A>& y) const { return {x.a + y.a, x.b + y.b}; }
+  __device__ sum2<A> operator()(const sum2<A>& x, const sum2<A>& y) const {
+    return {x.a + y.a, x.b + y.b};
+  }
 };
 
 // Block r normalises row r of x: [rows, inner].
@@ -74,8 +76,8 @@ __global__ void norm_forward(norm_dims d, const T* x, const T* gamma, const T* b
 
 // Block r: dx_r += rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dy * gamma.
 template <class T>
-__global__ void norm_backward_input(norm_dims d, const T* x, const T* gamma, const T* mean, const T* rstd,
-                                    const T* dy, T* dx) {
+__global__ void norm_backward_input(norm_dims d, const T* x, const T* gamma, const T* mean,
+                                    const T* rstd, const T* dy, T* dx) {
   using acc = accumulator_t<T>;
   using reduce = cub::BlockReduce<sum2<acc>, norm_block>;
   __shared__ typename reduce::TempStorage storage;
@@ -109,8 +111,8 @@ __global__ void norm_backward_input(norm_dims d, const T* x, const T* gamma, con
 
 // Block f: dgamma[f] += sum dy * xhat, dbeta[f] += sum dy over the elements of feature f.
 template <class T>
-__global__ void norm_backward_affine(norm_dims d, const T* x, const T* mean, const T* rstd, const T* dy,
-                                     T* dgamma, T* dbeta) {
+__global__ void norm_backward_affine(norm_dims d, const T* x, const T* mean, const T* rstd,
+                                     const T* dy, T* dgamma, T* dbeta) {
   using acc = accumulator_t<T>;
   using reduce = cub::BlockReduce<sum2<acc>, norm_block>;
   __shared__ typename reduce::TempStorage storage;
@@ -149,8 +151,9 @@ struct implementation<nn::detail::norm_op, cuda> {
   static void forward(const geometry& g, const T* x, const T* gamma, const T* beta, T* y, T* mean,
                       T* rstd, double eps) {
     if (g.rows == 0) return;
-    cuda_detail::norm_forward<<<static_cast<unsigned>(g.rows), cuda_detail::norm_block, 0, cuda_detail::stream()>>>(
-        cuda_detail::to_dims(g), x, gamma, beta, y, mean, rstd, eps);
+    cuda_detail::norm_forward<<<static_cast<unsigned>(g.rows), cuda_detail::norm_block, 0,
+                                cuda_detail::stream()>>>(cuda_detail::to_dims(g), x, gamma, beta, y,
+                                                         mean, rstd, eps);
     ECGSSL_CUDA_CHECK_LAUNCH();
   }
 
@@ -166,8 +169,9 @@ struct implementation<nn::detail::norm_op, cuda> {
       ECGSSL_CUDA_CHECK_LAUNCH();
     }
     if (dgamma != nullptr && g.features != 0) {
-      cuda_detail::norm_backward_affine<<<static_cast<unsigned>(g.features), cuda_detail::norm_block, 0,
-                                          cuda_detail::stream()>>>(d, x, mean, rstd, dy, dgamma, dbeta);
+      cuda_detail::norm_backward_affine<<<static_cast<unsigned>(g.features),
+                                          cuda_detail::norm_block, 0, cuda_detail::stream()>>>(
+          d, x, mean, rstd, dy, dgamma, dbeta);
       ECGSSL_CUDA_CHECK_LAUNCH();
     }
   }

@@ -14,8 +14,8 @@
 
 namespace ecgssl::cuda_detail {
 
-/// C_i = alpha op(A_i) op(B_i) + beta C_i for i < batch, column-major, X_i = X + offset + i * stride.
-/// op(A) is m x k, op(B) is k x n, C is m x n.
+/// C_i = alpha op(A_i) op(B_i) + beta C_i for i < batch, column-major, X_i = X + offset + i *
+/// stride. op(A) is m x k, op(B) is k x n, C is m x n.
 struct gemm_plan {
   bool transpose_a = false;
   bool transpose_b = false;
@@ -42,7 +42,8 @@ void run_on_host(const gemm_plan& p, T alpha, const T* a, const T* b, T beta, T*
           sum += static_cast<double>(av) * static_cast<double>(bv);
         }
         T& out = ci[row + col * p.ldc];
-        out = static_cast<T>(static_cast<double>(alpha) * sum + (beta == T(0) ? 0.0 : static_cast<double>(beta) * out));
+        out = static_cast<T>(static_cast<double>(alpha) * sum +
+                             (beta == T(0) ? 0.0 : static_cast<double>(beta) * out));
       }
     }
   }
@@ -79,9 +80,10 @@ inline gemm_plan linear_weight_grad_plan(std::int64_t rows, std::int64_t in, std
 
 /// Group g of samples b0 .. b0+n-1: Y_bg^T[T', cout_g] = cols_bg^T[T', patch] W_g^T[patch, cout_g].
 /// A = cols, B = w, C = y.
-inline gemm_plan conv1d_forward_plan(std::int64_t in_channels, std::int64_t out_channels, std::int64_t groups,
-                                     std::int64_t kernel, std::int64_t out_length, std::int64_t group,
-                                     std::int64_t b0, std::int64_t n) {
+inline gemm_plan conv1d_forward_plan(std::int64_t in_channels, std::int64_t out_channels,
+                                     std::int64_t groups, std::int64_t kernel,
+                                     std::int64_t out_length, std::int64_t group, std::int64_t b0,
+                                     std::int64_t n) {
   const std::int64_t cout_g = out_channels / groups, patch = in_channels / groups * kernel;
   gemm_plan p;
   p.m = out_length, p.n = cout_g, p.k = patch;
@@ -95,9 +97,10 @@ inline gemm_plan conv1d_forward_plan(std::int64_t in_channels, std::int64_t out_
   return p;
 }
 /// dcols_bg^T[T', patch] = dY_bg^T[T', cout_g] W_g[cout_g, patch]. A = dy, B = w, C = cols.
-inline gemm_plan conv1d_cols_grad_plan(std::int64_t in_channels, std::int64_t out_channels, std::int64_t groups,
-                                       std::int64_t kernel, std::int64_t out_length, std::int64_t group,
-                                       std::int64_t b0, std::int64_t n) {
+inline gemm_plan conv1d_cols_grad_plan(std::int64_t in_channels, std::int64_t out_channels,
+                                       std::int64_t groups, std::int64_t kernel,
+                                       std::int64_t out_length, std::int64_t group, std::int64_t b0,
+                                       std::int64_t n) {
   const std::int64_t cout_g = out_channels / groups, patch = in_channels / groups * kernel;
   gemm_plan p;
   p.transpose_b = true;
@@ -113,8 +116,9 @@ inline gemm_plan conv1d_cols_grad_plan(std::int64_t in_channels, std::int64_t ou
 }
 /// Sample b (index b_local in the cols chunk), all groups batched:
 /// dW_g^T[patch, cout_g] += cols_bg[patch, T'] dY_bg^T[T', cout_g]. A = cols, B = dy, C = dw.
-inline gemm_plan conv1d_weight_grad_plan(std::int64_t in_channels, std::int64_t out_channels, std::int64_t groups,
-                                         std::int64_t kernel, std::int64_t out_length, std::int64_t b,
+inline gemm_plan conv1d_weight_grad_plan(std::int64_t in_channels, std::int64_t out_channels,
+                                         std::int64_t groups, std::int64_t kernel,
+                                         std::int64_t out_length, std::int64_t b,
                                          std::int64_t b_local) {
   const std::int64_t cout_g = out_channels / groups, patch = in_channels / groups * kernel;
   gemm_plan p;
@@ -133,8 +137,8 @@ inline gemm_plan conv1d_weight_grad_plan(std::int64_t in_channels, std::int64_t 
 // ---- attention core: q, k, v, ctx [B, T, D] (head h = columns h*dh ..), probs [B, H, T, T] ----
 
 /// S = Q_h K_h^T (scaled by alpha)  as  S^T[T, T] = K_h Q_h^T. A = k, B = q, C = probs.
-inline gemm_plan attention_scores_plan(std::int64_t batch, std::int64_t time, std::int64_t dim, std::int64_t heads,
-                                       std::int64_t head) {
+inline gemm_plan attention_scores_plan(std::int64_t batch, std::int64_t time, std::int64_t dim,
+                                       std::int64_t heads, std::int64_t head) {
   const std::int64_t dh = dim / heads;
   gemm_plan p;
   p.batch = batch;
@@ -148,8 +152,8 @@ inline gemm_plan attention_scores_plan(std::int64_t batch, std::int64_t time, st
   return p;
 }
 /// C_h = W V_h  as  C_h^T[dh, T] = V_h^T W^T. A = v, B = weights (probs layout), C = ctx.
-inline gemm_plan attention_context_plan(std::int64_t batch, std::int64_t time, std::int64_t dim, std::int64_t heads,
-                                        std::int64_t head) {
+inline gemm_plan attention_context_plan(std::int64_t batch, std::int64_t time, std::int64_t dim,
+                                        std::int64_t heads, std::int64_t head) {
   const std::int64_t dh = dim / heads;
   gemm_plan p;
   p.batch = batch;
@@ -162,8 +166,9 @@ inline gemm_plan attention_context_plan(std::int64_t batch, std::int64_t time, s
   return p;
 }
 /// dW = dC_h V_h^T  as  dW^T[T, T] = V_h dC_h^T. A = v, B = dctx, C = grad (probs layout).
-inline gemm_plan attention_weights_grad_plan(std::int64_t batch, std::int64_t time, std::int64_t dim,
-                                             std::int64_t heads, std::int64_t head) {
+inline gemm_plan attention_weights_grad_plan(std::int64_t batch, std::int64_t time,
+                                             std::int64_t dim, std::int64_t heads,
+                                             std::int64_t head) {
   return attention_scores_plan(batch, time, dim, heads, head);  // same shapes and strides
 }
 /// dV_h += W^T dC_h  as  dV_h^T[dh, T] += dC_h^T W. A = dctx, B = weights, C = dv.

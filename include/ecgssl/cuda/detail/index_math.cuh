@@ -23,14 +23,16 @@ struct conv1d_dims {
 
 /// Input position read by tap k at output position t: t*stride + k*dilation - padding, or -1
 /// when that falls in the zero padding (outside [0, length)).
-ECGSSL_HOST_DEVICE inline std::int64_t im2col_source(const conv1d_dims& d, std::int64_t k, std::int64_t t) {
+ECGSSL_HOST_DEVICE inline std::int64_t im2col_source(const conv1d_dims& d, std::int64_t k,
+                                                     std::int64_t t) {
   const std::int64_t x = t * d.stride + k * d.dilation - d.padding;
   return (x >= 0 && x < d.length) ? x : -1;
 }
 
 /// The inverse, for the gather form of col2im (no atomics, so deterministic): the output
 /// position t whose tap k reads input position x, or -1 when there is none.
-ECGSSL_HOST_DEVICE inline std::int64_t col2im_target(const conv1d_dims& d, std::int64_t k, std::int64_t x) {
+ECGSSL_HOST_DEVICE inline std::int64_t col2im_target(const conv1d_dims& d, std::int64_t k,
+                                                     std::int64_t x) {
   const std::int64_t shifted = x + d.padding - k * d.dilation;
   if (shifted < 0 || shifted % d.stride != 0) return -1;
   const std::int64_t t = shifted / d.stride;
@@ -51,7 +53,8 @@ struct norm_dims {
 /// Flat index of the k-th element (0 <= k < per_feature()) of feature f, in row order: the rows
 /// of f's group are r = group, group + groups, ...; inside a row f owns `span` contiguous
 /// elements starting at (f % features per group) * span.
-ECGSSL_HOST_DEVICE inline std::int64_t norm_feature_element(const norm_dims& d, std::int64_t f, std::int64_t k) {
+ECGSSL_HOST_DEVICE inline std::int64_t norm_feature_element(const norm_dims& d, std::int64_t f,
+                                                            std::int64_t k) {
   const std::int64_t per_group = d.inner / d.span;
   const std::int64_t group = f / per_group;
   const std::int64_t offset = (f % per_group) * d.span;

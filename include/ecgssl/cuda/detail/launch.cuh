@@ -14,7 +14,7 @@
 #include "gemm_plan.cuh"
 
 /// for (i over [0, n)) spread over the whole grid; works for any grid size.
-#define ECGSSL_GRID_STRIDE_LOOP(i, n)                                                   \
+#define ECGSSL_GRID_STRIDE_LOOP(i, n)                                               \
   for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < (n); \
        i += std::size_t(blockDim.x) * gridDim.x)
 
@@ -39,8 +39,8 @@ __device__ inline double exp_of(double x) { return exp(x); }
 /// Column-major GEMM dispatch on the scalar type (cuBLAS works in column-major; the callers
 /// express row-major products as transposed column-major ones).
 inline void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                 float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c,
-                 int ldc) {
+                 float alpha, const float* a, int lda, const float* b, int ldb, float beta,
+                 float* c, int ldc) {
   ECGSSL_CUBLAS_CHECK(cublasSgemm(h, ta, tb, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc));
 }
 inline void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
@@ -48,17 +48,17 @@ inline void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, i
                  double* c, int ldc) {
   ECGSSL_CUBLAS_CHECK(cublasDgemm(h, ta, tb, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc));
 }
-inline void gemm_strided_batched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
-                                 int n, int k, float alpha, const float* a, int lda, long long sa,
-                                 const float* b, int ldb, long long sb, float beta, float* c, int ldc,
-                                 long long sc, int batch) {
+inline void gemm_strided_batched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
+                                 int m, int n, int k, float alpha, const float* a, int lda,
+                                 long long sa, const float* b, int ldb, long long sb, float beta,
+                                 float* c, int ldc, long long sc, int batch) {
   ECGSSL_CUBLAS_CHECK(cublasSgemmStridedBatched(h, ta, tb, m, n, k, &alpha, a, lda, sa, b, ldb, sb,
                                                 &beta, c, ldc, sc, batch));
 }
-inline void gemm_strided_batched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
-                                 int n, int k, double alpha, const double* a, int lda, long long sa,
-                                 const double* b, int ldb, long long sb, double beta, double* c,
-                                 int ldc, long long sc, int batch) {
+inline void gemm_strided_batched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
+                                 int m, int n, int k, double alpha, const double* a, int lda,
+                                 long long sa, const double* b, int ldb, long long sb, double beta,
+                                 double* c, int ldc, long long sc, int batch) {
   ECGSSL_CUBLAS_CHECK(cublasDgemmStridedBatched(h, ta, tb, m, n, k, &alpha, a, lda, sa, b, ldb, sb,
                                                 &beta, c, ldc, sc, batch));
 }
@@ -78,14 +78,17 @@ void run(const gemm_plan& p, T alpha, const T* a, const T* b, T beta, T* c) {
   cublasHandle_t h = cuda_context::current().blas();
   const cublasOperation_t ta = p.transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t tb = p.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const int m = as_blas_int(p.m, "GEMM m"), n = as_blas_int(p.n, "GEMM n"), k = as_blas_int(p.k, "GEMM k");
+  const int m = as_blas_int(p.m, "GEMM m"), n = as_blas_int(p.n, "GEMM n"),
+            k = as_blas_int(p.k, "GEMM k");
   const int lda = as_blas_int(p.lda, "GEMM lda"), ldb = as_blas_int(p.ldb, "GEMM ldb");
   const int ldc = as_blas_int(p.ldc, "GEMM ldc");
   if (p.batch == 1) {
-    gemm(h, ta, tb, m, n, k, alpha, a + p.offset_a, lda, b + p.offset_b, ldb, beta, c + p.offset_c, ldc);
+    gemm(h, ta, tb, m, n, k, alpha, a + p.offset_a, lda, b + p.offset_b, ldb, beta, c + p.offset_c,
+         ldc);
   } else {
-    gemm_strided_batched(h, ta, tb, m, n, k, alpha, a + p.offset_a, lda, p.stride_a, b + p.offset_b, ldb, p.stride_b,
-                         beta, c + p.offset_c, ldc, p.stride_c, as_blas_int(p.batch, "GEMM batch"));
+    gemm_strided_batched(h, ta, tb, m, n, k, alpha, a + p.offset_a, lda, p.stride_a, b + p.offset_b,
+                         ldb, p.stride_b, beta, c + p.offset_c, ldc, p.stride_c,
+                         as_blas_int(p.batch, "GEMM batch"));
   }
 }
 
