@@ -152,3 +152,8 @@ TEST_CASE("linear results do not depend on the thread count, and dx can be skipp
   CHECK(dx == xt::zeros<float>(x.shape()));
   CHECK(fc.weight().grad()[0] != 0.0f);
 }
+
+// The host math sits behind implementation<op, backend>: a CUDA build must specialise it (see
+// core/backend.hpp); nothing falls back to the host silently.
+static_assert(ecgssl::has_implementation<ecgssl::nn::detail::linear_op, ecgssl::host>::value);
+static_assert(!ecgssl::has_implementation<ecgssl::nn::detail::linear_op, ecgssl::cuda>::value);
