@@ -101,6 +101,12 @@ TEST_CASE("linear initialisations follow spec 3.10") {
 
 TEST_CASE("linear rejects bad configuration and shapes with typed errors") {
   CHECK_THROWS_AS(linear<float>(0, 3), ecgssl::config_error);
+  {
+    linear<float> undeclared(4, 2);
+    ecgssl::tensor<float, 3> x = xt::zeros<float>({1, 2, 4});
+    ecgssl::tensor<float, 3> y;
+    CHECK_THROWS_AS(undeclared.forward(x, y), ecgssl::config_error);
+  }
   ecgssl::parameter_store<float> store;
   linear<float> fc(4, 2);
   fc.declare_parameters(store, "fc.");

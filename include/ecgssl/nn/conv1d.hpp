@@ -132,6 +132,7 @@ class conv1d {
 
   /// x: [batch, in, time] -> y: [batch, out, time']. Caches x.
   void forward(const input_type& x, output_type& y) {
+    detail::require_declared(weight_.valid() || options_.external_weight, name_);
     detail::require_extent(x.shape()[1], options_.in_channels, name_, "input", "channel axis (1)");
     const auto g = geometry_for(x.shape());
     detail::copy_into(input_, x);

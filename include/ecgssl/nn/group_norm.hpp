@@ -59,6 +59,7 @@ class group_norm {
 
   /// x: [batch, channels, time] -> y: same shape. Caches x and per-(sample, group) statistics.
   void forward(const input_type& x, output_type& y) {
+    detail::require_declared(!affine_ || gamma_.valid(), name_);
     detail::require_extent(x.shape()[1], channels_, name_, "input", "channel axis (1)");
     if (x.shape()[2] == 0) {
       throw shape_error(at_field(name_ + "input"), "time axis is empty", "at least one sample");

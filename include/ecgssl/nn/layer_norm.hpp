@@ -54,6 +54,7 @@ class layer_norm {
 
   /// x: [..., features] -> y: same shape. Caches x and per-row mean and 1/std.
   void forward(const input_type& x, output_type& y) {
+    detail::require_declared(!affine_ || gamma_.valid(), name_);
     detail::require_extent(x.shape()[Rank - 1], features_, name_, "input", "last axis");
     detail::copy_into(input_, x);
     detail::ensure_shape(y, x.shape());

@@ -88,6 +88,7 @@ class linear {
 
   /// x: [..., in] -> y: [..., out]. Caches x for the weight gradient.
   void forward(const input_type& x, output_type& y) {
+    detail::require_declared(weight_.valid(), name_);
     detail::require_extent(x.shape()[Rank - 1], options_.in_features, name_, "input", "last axis");
     detail::copy_into(input_, x);
     auto out_shape = x.shape();

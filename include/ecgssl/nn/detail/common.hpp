@@ -66,6 +66,15 @@ void check_shape(const ShapeA& actual, const ShapeB& expected, const std::string
   if (!same) require_shape(actual, expected, name + what);
 }
 
+/// Throws config_error when a layer runs before declare_parameters() gave it its tensors.
+inline void require_declared(bool declared, const std::string& name) {
+  if (!declared) {
+    throw config_error(at_field(name.empty() ? std::string("layer") : name),
+                       "forward called before declare_parameters()",
+                       "declare_parameters(store, prefix) and store.allocate() first");
+  }
+}
+
 /// Throws config_error when backward is called without a cached forward.
 inline void require_forward_done(bool done, const std::string& name) {
   if (!done) {
