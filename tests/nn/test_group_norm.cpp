@@ -46,6 +46,9 @@ TEST_CASE("group_norm rejects groups that do not divide the channels, and bad in
   CHECK_THROWS_AS(group_norm<float>(3, 8), ecgssl::config_error);
   CHECK_THROWS_AS(group_norm<float>(0, 8), ecgssl::config_error);
   group_norm<float> gn(2, 4);
+  ecgssl::tensor<float, 3> ok = xt::zeros<float>({1, 4, 5});
+  ecgssl::tensor<float, 3> out;
+  CHECK_THROWS_AS(gn.forward(ok, out), ecgssl::config_error);  // not declared yet
   ecgssl::parameter_store<float> store;
   gn.declare_parameters(store, "gn.");
   store.allocate();

@@ -101,6 +101,12 @@ TEST_CASE("linear initialisations follow spec 3.10") {
 
 TEST_CASE("linear rejects bad configuration and shapes with typed errors") {
   CHECK_THROWS_AS(linear<float>(0, 3), ecgssl::config_error);
+  {
+    linear<float> undeclared(4, 2);
+    ecgssl::tensor<float, 3> x = xt::zeros<float>({1, 2, 4});
+    ecgssl::tensor<float, 3> y;
+    CHECK_THROWS_AS(undeclared.forward(x, y), ecgssl::config_error);
+  }
   ecgssl::parameter_store<float> store;
   linear<float> fc(4, 2);
   fc.declare_parameters(store, "fc.");
@@ -152,3 +158,8 @@ TEST_CASE("linear results do not depend on the thread count, and dx can be skipp
   CHECK(dx == xt::zeros<float>(x.shape()));
   CHECK(fc.weight().grad()[0] != 0.0f);
 }
+
+// The host math sits behind implementation<op, backend>: a CUDA build must specialise it (see
+// core/backend.hpp); nothing falls back to the host silently.
+static_assert(ecgssl::has_implementation<ecgssl::nn::detail::linear_op, ecgssl::host>::value);
+static_assert(!ecgssl::has_implementation<ecgssl::nn::detail::linear_op, ecgssl::cuda>::value);

@@ -132,7 +132,8 @@ class conv1d {
 
   /// x: [batch, in, time] -> y: [batch, out, time']. Caches x.
   void forward(const input_type& x, output_type& y) {
-    detail::require_extent(x.shape()[1], options_.in_channels, name_ + "input", "channel axis (1)");
+    detail::require_declared(weight_.valid() || options_.external_weight, name_);
+    detail::require_extent(x.shape()[1], options_.in_channels, name_, "input", "channel axis (1)");
     const auto g = geometry_for(x.shape());
     detail::copy_into(input_, x);
     detail::ensure_shape(y, std::array<std::size_t, 3>{g.batch, g.out_channels, g.out_length});
@@ -143,11 +144,11 @@ class conv1d {
 
   /// Accumulates dx, dW, db.
   void backward(const output_type& dy, input_type& dx) {
-    detail::require_forward_done(have_forward_, name_ + "backward");
+    detail::require_forward_done(have_forward_, name_);
     const auto g = geometry_for(input_.shape());
-    require_shape(dy.shape(), std::array<std::size_t, 3>{g.batch, g.out_channels, g.out_length},
-                  name_ + "output gradient");
-    require_shape(dx.shape(), input_.shape(), name_ + "input gradient");
+    detail::check_shape(dy.shape(), std::array<std::size_t, 3>{g.batch, g.out_channels, g.out_length}, name_,
+                        "output gradient");
+    detail::check_shape(dx.shape(), input_.shape(), name_, "input gradient");
     kernels::backward(g, input_.data(), weight_values(), dy.data(), input_gradient_ ? dx.data() : nullptr,
                       weight_grads(),
                       bias_.valid() ? bias_.grad().data() : nullptr, workspace_);
