@@ -41,6 +41,19 @@ def gelu(x):
     return ContiguousGelu.apply(x)
 
 
+class GradMultiply(torch.autograd.Function):
+    """fairseq's GradMultiply: identity forward, gradient times `scale` backward."""
+
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.scale = scale
+        return x.new(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.scale, None
+
+
 class Gelu(torch.nn.Module):
     def forward(self, x):
         return gelu(x)
@@ -115,6 +128,13 @@ def main():
     dy = rand(gen, *y.shape).detach()
     y.backward(dy)
     save("dropout", x=x, y=y, dy=dy, dx=x.grad, keep=keep)
+
+    # grad_scale (feature_grad_mult 0.1, spec 3.3)
+    x = rand(gen, 2, 3, 4)
+    y = GradMultiply.apply(x, 0.1)
+    dy = rand(gen, *y.shape).detach()
+    y.backward(dy)
+    save("grad_scale", x=x, y=y, dy=dy, dx=x.grad)
 
     # conv1d configurations: the extractor's (k = s, no padding, no bias), and a general one
     configs = {

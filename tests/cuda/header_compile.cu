@@ -1,10 +1,23 @@
 // nvcc must accept every public header (CUDA translation units include them) and the .cuh files.
-#include <ecgssl/ecgssl.hpp>
+#include <ecgssl/cuda/attention_kernels.cuh>
+#include <ecgssl/cuda/conv1d_kernels.cuh>
+#include <ecgssl/cuda/cuda_check.cuh>
+#include <ecgssl/cuda/cuda_context.cuh>
+#include <ecgssl/cuda/cuda_stream.cuh>
+#include <ecgssl/cuda/device_buffer.cuh>
+#include <ecgssl/cuda/device_parameters.cuh>
+#include <ecgssl/cuda/elementwise_kernels.cuh>
 #include <ecgssl/cuda/flat_ops.cuh>
+#include <ecgssl/cuda/flat_updates.cuh>
+#include <ecgssl/cuda/linear_kernels.cuh>
+#include <ecgssl/cuda/norm_kernels.cuh>
+#include <ecgssl/ecgssl.hpp>
 
 #include <cstdio>
 
-__global__ void touch(float* out) { out[threadIdx.x] = ecgssl::random_stream(1, 2).uniform_float(threadIdx.x); }
+__global__ void touch(float* out) {
+  out[threadIdx.x] = ecgssl::random_stream(1, 2).uniform_float(threadIdx.x);
+}
 
 int main() {
   // Host-side use of the same headers; no GPU needed to run this.

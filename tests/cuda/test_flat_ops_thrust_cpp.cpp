@@ -35,3 +35,19 @@ TEST_CASE("add_scaled is y += alpha x") {
   CHECK(y[0] == 10.5f);
   CHECK(y[1] == 9.f);
 }
+
+TEST_CASE("raw-pointer flat ops with an explicit policy") {
+  std::vector<double> g{3.0, 4.0, 0.0};
+  CHECK(ecgssl::flat_ops::sum_of_squares(thrust::device, static_cast<const double*>(g.data()),
+                                         g.size()) == 25.0);
+  std::vector<double> y{1.0, 1.0, 1.0};
+  ecgssl::flat_ops::add_scaled(thrust::device, static_cast<const double*>(g.data()), 2.0, y.data(),
+                               y.size());
+  CHECK(y == std::vector<double>{7.0, 9.0, 1.0});
+  ecgssl::flat_ops::scale(thrust::device, y.data(), 2, 0.5);
+  CHECK(y == std::vector<double>{3.5, 4.5, 1.0});  // only the first two
+  CHECK(ecgssl::flat_ops::clip_by_global_norm(thrust::device, g.data(), g.size(), 2.5) ==
+        doctest::Approx(5.0));
+  CHECK(g[0] == doctest::Approx(1.5).epsilon(1e-6));
+  CHECK(g[1] == doctest::Approx(2.0).epsilon(1e-6));
+}

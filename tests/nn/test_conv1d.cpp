@@ -79,6 +79,32 @@ TEST_CASE("conv1d kaiming-normal initialisation has std sqrt(2 / fan_in)") {
   CHECK(std::sqrt(sq / n) == doctest::Approx(std::sqrt(2.0 / 512.0)).epsilon(0.01));
 }
 
+TEST_CASE("conv1d PyTorch-default and normal initialisations") {
+  ecgssl::parameter_store<double> store;
+  conv1d_options a{48, 64, 8, 1, 0, 1, 4, true};
+  a.init = ecgssl::nn::conv1d_init::pytorch_default;
+  conv1d_options b{48, 64, 8, 1, 0, 1, 4, true};
+  b.init = ecgssl::nn::conv1d_init::normal;
+  b.init_std = 0.05;
+  conv1d<double> ca(a), cb(b);
+  ca.declare_parameters(store, "a.");
+  cb.declare_parameters(store, "b.");
+  store.allocate();
+  ca.initialize(ecgssl::random_stream(6, 1));
+  cb.initialize(ecgssl::random_stream(6, 2));
+  const double bound = 1.0 / std::sqrt(12.0 * 8.0);  // fan_in = in/groups * kernel = 96
+  double sq = 0, mx = 0;
+  for (double v : ca.weight().value()) sq += v * v, mx = std::max(mx, std::abs(v));
+  const auto n = static_cast<double>(ca.weight().value().size());
+  CHECK(mx <= bound);
+  CHECK(std::sqrt(sq / n) == doctest::Approx(bound / std::sqrt(3.0)).epsilon(0.03));
+  for (double v : ca.bias().value()) CHECK(std::abs(v) <= bound);
+  sq = 0;
+  for (double v : cb.weight().value()) sq += v * v;
+  CHECK(std::sqrt(sq / n) == doctest::Approx(0.05).epsilon(0.03));
+  for (double v : cb.bias().value()) CHECK(v == 0.0);
+}
+
 TEST_CASE("conv1d rejects bad configurations and too-short inputs") {
   CHECK_THROWS_AS(conv1d<float>(conv1d_options{6, 4, 3, 1, 0, 1, 4}), ecgssl::config_error);
   CHECK_THROWS_AS(conv1d<float>(conv1d_options{4, 4, 0}), ecgssl::config_error);
@@ -155,4 +181,23 @@ TEST_CASE("conv1d matches torch.nn.Conv1d (float)") {
     nn_test::require_close(conv.weight().grad(), n + "/dweight", 1e-4);
     if (c.o.bias) nn_test::require_close(conv.bias().grad(), n + "/dbias", 1e-4);
   }
+}
+
+TEST_CASE("conv1d results do not depend on the thread count, and dx can be skipped") {
+  // Large enough that every loop runs in parallel: 6 samples, 3 groups, pos-conv-like kernel.
+  auto x = nn_test::random_tensor<float, 3>({6, 12, 40}, 82);
+  nn_test::require_thread_independent([] { return conv1d<float>(conv1d_options{12, 12, 8, 1, 4, 1, 3, true}); }, x);
+  nn_test::require_thread_independent([] { return conv1d<float>(conv1d_options{12, 16, 2, 2, 0, 1, 1, false}); }, x);
+  ecgssl::parameter_store<float> store;
+  conv1d<float> conv(conv1d_options{12, 4, 2, 2, 0, 1, 1, false});
+  conv.declare_parameters(store, "");
+  store.allocate();
+  nn_test::randomize(store, 3);
+  conv.set_input_gradient(false);
+  ecgssl::tensor<float, 3> y;
+  conv.forward(x, y);
+  ecgssl::tensor<float, 3> dx = xt::zeros<float>(x.shape());
+  conv.backward(y, dx);
+  CHECK(dx == xt::zeros<float>(x.shape()));
+  CHECK(conv.weight().grad()[0] != 0.0f);
 }

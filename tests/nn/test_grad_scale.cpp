@@ -49,3 +49,15 @@ TEST_CASE("grad_scale gradient equals factor times the finite-difference gradien
   auto x = nn_test::random_tensor<double, 3>({2, 2, 3}, 51);
   nn_test::require_gradients(ecgssl::testing::check_layer(g, store, x));
 }
+
+TEST_CASE("grad_scale matches fairseq's GradMultiply in PyTorch (float)") {
+  grad_scale<float> g(0.1);
+  auto x = nn_test::load<float, 3>("grad_scale/x");
+  auto dy = nn_test::load<float, 3>("grad_scale/dy");
+  ecgssl::tensor<float, 3> y;
+  g.forward(x, y);
+  nn_test::require_close(y, "grad_scale/y", 1e-7);
+  ecgssl::tensor<float, 3> dx = xt::zeros<float>(x.shape());
+  g.backward(dy, dx);
+  nn_test::require_close(dx, "grad_scale/dx", 1e-6);
+}

@@ -46,6 +46,9 @@ TEST_CASE("group_norm rejects groups that do not divide the channels, and bad in
   CHECK_THROWS_AS(group_norm<float>(3, 8), ecgssl::config_error);
   CHECK_THROWS_AS(group_norm<float>(0, 8), ecgssl::config_error);
   group_norm<float> gn(2, 4);
+  ecgssl::tensor<float, 3> ok = xt::zeros<float>({1, 4, 5});
+  ecgssl::tensor<float, 3> out;
+  CHECK_THROWS_AS(gn.forward(ok, out), ecgssl::config_error);  // not declared yet
   ecgssl::parameter_store<float> store;
   gn.declare_parameters(store, "gn.");
   store.allocate();
@@ -74,4 +77,10 @@ TEST_CASE("group_norm matches torch.nn.GroupNorm (float)") {
     nn_test::require_close(gn.weight().grad(), c + "/dweight", 1e-4);
     nn_test::require_close(gn.bias().grad(), c + "/dbias", 1e-4);
   }
+}
+
+TEST_CASE("group_norm results do not depend on the thread count") {
+  auto x = nn_test::random_tensor<float, 3>({4, 16, 300}, 62);
+  nn_test::require_thread_independent([] { return group_norm<float>(16, 16); }, x);
+  nn_test::require_thread_independent([] { return group_norm<float>(4, 16); }, x);
 }

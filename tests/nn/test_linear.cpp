@@ -101,6 +101,12 @@ TEST_CASE("linear initialisations follow spec 3.10") {
 
 TEST_CASE("linear rejects bad configuration and shapes with typed errors") {
   CHECK_THROWS_AS(linear<float>(0, 3), ecgssl::config_error);
+  {
+    linear<float> undeclared(4, 2);
+    ecgssl::tensor<float, 3> x = xt::zeros<float>({1, 2, 4});
+    ecgssl::tensor<float, 3> y;
+    CHECK_THROWS_AS(undeclared.forward(x, y), ecgssl::config_error);
+  }
   ecgssl::parameter_store<float> store;
   linear<float> fc(4, 2);
   fc.declare_parameters(store, "fc.");
@@ -135,3 +141,25 @@ TEST_CASE("linear matches torch.nn.Linear (float)") {
   nn_test::require_close(fc.weight().grad(), "linear/dweight", 1e-4);
   nn_test::require_close(fc.bias().grad(), "linear/dbias", 1e-4);
 }
+
+TEST_CASE("linear results do not depend on the thread count, and dx can be skipped") {
+  auto x = nn_test::random_tensor<float, 3>({4, 50, 64}, 13);
+  nn_test::require_thread_independent([] { return linear<float>(64, 96); }, x);
+  ecgssl::parameter_store<float> store;
+  linear<float> fc(64, 8);
+  fc.declare_parameters(store, "");
+  store.allocate();
+  nn_test::randomize(store, 3);
+  fc.set_input_gradient(false);
+  ecgssl::tensor<float, 3> y;
+  fc.forward(x, y);
+  ecgssl::tensor<float, 3> dx = xt::zeros<float>(x.shape());
+  fc.backward(y, dx);
+  CHECK(dx == xt::zeros<float>(x.shape()));
+  CHECK(fc.weight().grad()[0] != 0.0f);
+}
+
+// The host math sits behind implementation<op, backend>: a CUDA build must specialise it (see
+// core/backend.hpp); nothing falls back to the host silently.
+static_assert(ecgssl::has_implementation<ecgssl::nn::detail::linear_op, ecgssl::host>::value);
+static_assert(!ecgssl::has_implementation<ecgssl::nn::detail::linear_op, ecgssl::cuda>::value);

@@ -1,6 +1,8 @@
 // nn::repeat: run-time depth, ModuleList-style names, finite differences, parity with a stack of
 // residual feed-forward blocks in PyTorch.
 #include <ecgssl/core/concepts.hpp>
+#include <ecgssl/nn/conv1d.hpp>
+#include <ecgssl/nn/dropout.hpp>
 #include <ecgssl/nn/gelu.hpp>
 #include <ecgssl/nn/grad_scale.hpp>
 #include <ecgssl/nn/linear.hpp>
@@ -45,6 +47,21 @@ TEST_CASE("repeat names blocks by index and checks gradients through depth 3") {
   nn_test::randomize(store, 11);
   auto x = nn_test::random_tensor<double, 3>({2, 3, 4}, 111);
   nn_test::require_gradients(ecgssl::testing::check_layer(s, store, x));
+}
+
+TEST_CASE("repeat can start its names at another index (extractor blocks 1 to 3)") {
+  using block = nn::sequential<nn::conv1d<float>, nn::dropout<float>, nn::gelu<float>>;
+  nn::repeat<block> blocks(3, block(nn::conv1d<float>(nn::conv1d_options{4, 4, 2, 2, 0, 1, 1, false}),
+                                    nn::dropout<float>(0.0), nn::gelu<float>()));
+  blocks.set_first_index(1);
+  ecgssl::parameter_store<float> store;
+  blocks.declare_parameters(store, "feature_extractor.conv_layers.");
+  store.allocate();
+  std::vector<std::string> names;
+  for (const auto& e : store.entries()) names.push_back(e.name);
+  CHECK(names == std::vector<std::string>{"feature_extractor.conv_layers.1.0.weight",
+                                          "feature_extractor.conv_layers.2.0.weight",
+                                          "feature_extractor.conv_layers.3.0.weight"});
 }
 
 TEST_CASE("repeat rejects depth 0 and stops at a frozen block") {

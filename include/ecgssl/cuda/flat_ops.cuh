@@ -5,11 +5,13 @@
 /// THRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_CPP), which is how CI tests its logic without a GPU.
 
 #include <thrust/device_vector.h>
+#include <thrust/execution_policy.h>
 #include <thrust/functional.h>
 #include <thrust/transform.h>
 #include <thrust/transform_reduce.h>
 
 #include <cmath>
+#include <cstddef>
 
 #include "../core/config.hpp"
 
@@ -18,7 +20,9 @@ namespace ecgssl::flat_ops {
 namespace detail {
 template <class T>
 struct square_as_double {
-  ECGSSL_HOST_DEVICE double operator()(T x) const { return static_cast<double>(x) * static_cast<double>(x); }
+  ECGSSL_HOST_DEVICE double operator()(T x) const {
+    return static_cast<double>(x) * static_cast<double>(x);
+  }
 };
 template <class T>
 struct multiply_by {
@@ -57,6 +61,39 @@ template <class T>
 double clip_by_global_norm(thrust::device_vector<T>& grads, double max_norm) {
   const double norm = std::sqrt(sum_of_squares(grads));
   if (max_norm > 0.0 && norm > max_norm) scale(grads, static_cast<T>(max_norm / (norm + 1e-6)));
+  return norm;
+}
+
+// ---- Raw-pointer forms, for device_buffer storage (memory of the thrust device system). The
+// first argument is a thrust execution policy: with the CUDA backend on a stream other than the
+// legacy default one, pass thrust::cuda::par.on(stream) so the op is ordered after the work
+// that produced its input.
+
+/// Sum of squares of values[0, n) accumulated in double.
+template <class Policy, class T>
+double sum_of_squares(const Policy& policy, const T* values, std::size_t n) {
+  return thrust::transform_reduce(policy, values, values + n, detail::square_as_double<T>{}, 0.0,
+                                  thrust::plus<double>());
+}
+
+/// values[0, n) *= factor
+template <class Policy, class T>
+void scale(const Policy& policy, T* values, std::size_t n, T factor) {
+  thrust::transform(policy, values, values + n, values, detail::multiply_by<T>{factor});
+}
+
+/// y[0, n) += alpha * x[0, n)
+template <class Policy, class T>
+void add_scaled(const Policy& policy, const T* x, T alpha, T* y, std::size_t n) {
+  thrust::transform(policy, x, x + n, y, y, detail::axpy<T>{alpha});
+}
+
+/// As clip_by_global_norm above, over grads[0, n); returns the norm before clipping.
+template <class Policy, class T>
+double clip_by_global_norm(const Policy& policy, T* grads, std::size_t n, double max_norm) {
+  const double norm = std::sqrt(sum_of_squares(policy, static_cast<const T*>(grads), n));
+  if (max_norm > 0.0 && norm > max_norm)
+    scale(policy, grads, n, static_cast<T>(max_norm / (norm + 1e-6)));
   return norm;
 }
 

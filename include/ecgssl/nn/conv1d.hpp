@@ -132,7 +132,8 @@ class conv1d {
 
   /// x: [batch, in, time] -> y: [batch, out, time']. Caches x.
   void forward(const input_type& x, output_type& y) {
-    detail::require_extent(x.shape()[1], options_.in_channels, name_ + "input", "channel axis (1)");
+    detail::require_declared(weight_.valid() || options_.external_weight, name_);
+    detail::require_extent(x.shape()[1], options_.in_channels, name_, "input", "channel axis (1)");
     const auto g = geometry_for(x.shape());
     detail::copy_into(input_, x);
     detail::ensure_shape(y, std::array<std::size_t, 3>{g.batch, g.out_channels, g.out_length});
@@ -143,16 +144,21 @@ class conv1d {
 
   /// Accumulates dx, dW, db.
   void backward(const output_type& dy, input_type& dx) {
-    detail::require_forward_done(have_forward_, name_ + "backward");
+    detail::require_forward_done(have_forward_, name_);
     const auto g = geometry_for(input_.shape());
-    require_shape(dy.shape(), std::array<std::size_t, 3>{g.batch, g.out_channels, g.out_length},
-                  name_ + "output gradient");
-    require_shape(dx.shape(), input_.shape(), name_ + "input gradient");
-    kernels::backward(g, input_.data(), weight_values(), dy.data(), dx.data(), weight_grads(),
+    detail::check_shape(dy.shape(), std::array<std::size_t, 3>{g.batch, g.out_channels, g.out_length}, name_,
+                        "output gradient");
+    detail::check_shape(dx.shape(), input_.shape(), name_, "input gradient");
+    kernels::backward(g, input_.data(), weight_values(), dy.data(), input_gradient_ ? dx.data() : nullptr,
+                      weight_grads(),
                       bias_.valid() ? bias_.grad().data() : nullptr, workspace_);
   }
 
   void set_training(bool) {}
+
+  /// false: backward skips dx (left untouched): the first extractor conv reads the raw signal,
+  /// whose gradient nobody needs.
+  void set_input_gradient(bool on) { input_gradient_ = on; }
 
   [[nodiscard]] const conv1d_options& options() const { return options_; }
   [[nodiscard]] const parameter<T>& weight() const { return weight_; }
@@ -186,6 +192,7 @@ class conv1d {
   input_type input_;
   detail::per_thread_workspace<T> workspace_;
   bool have_forward_ = false;
+  bool input_gradient_ = true;
 };
 
 }  // namespace ecgssl::nn

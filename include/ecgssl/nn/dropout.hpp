@@ -68,7 +68,7 @@ class dropout {
       return;
     }
     if (use_injected_) {
-      require_shape(injected_.shape(), x.shape(), name_ + "dropout mask");
+      detail::check_shape(injected_.shape(), x.shape(), name_, "dropout mask");
       detail::copy_into(scale_, injected_);
     } else {
       if (!rng_) {
@@ -82,9 +82,9 @@ class dropout {
   }
 
   void backward(const output_type& dy, input_type& dx) {
-    detail::require_forward_done(have_forward_, name_ + "backward");
-    require_shape(dy.shape(), shape_, name_ + "dropout output gradient");
-    require_shape(dx.shape(), shape_, name_ + "dropout input gradient");
+    detail::require_forward_done(have_forward_, name_);
+    detail::check_shape(dy.shape(), shape_, name_, "dropout output gradient");
+    detail::check_shape(dx.shape(), shape_, name_, "dropout input gradient");
     if (!active_) {
       for (std::size_t i = 0; i < dx.size(); ++i) dx.data()[i] += dy.data()[i];
       return;

@@ -33,9 +33,9 @@ class gelu {
   }
 
   void backward(const output_type& dy, input_type& dx) {
-    detail::require_forward_done(have_forward_, name_ + "backward");
-    require_shape(dy.shape(), input_.shape(), name_ + "gelu output gradient");
-    require_shape(dx.shape(), input_.shape(), name_ + "gelu input gradient");
+    detail::require_forward_done(have_forward_, name_);
+    detail::check_shape(dy.shape(), input_.shape(), name_, "gelu output gradient");
+    detail::check_shape(dx.shape(), input_.shape(), name_, "gelu input gradient");
     kernels::backward(input_.data(), dy.data(), dx.data(), input_.size());
   }
 

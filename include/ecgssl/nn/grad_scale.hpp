@@ -39,8 +39,8 @@ class grad_scale {
 
   void backward(const output_type& dy, input_type& dx) {
     if (factor_ == 0.0) return;  // frozen upstream: do not even read dy
-    require_shape(dy.shape(), shape_, name_ + "grad_scale output gradient");
-    require_shape(dx.shape(), shape_, name_ + "grad_scale input gradient");
+    detail::check_shape(dy.shape(), shape_, name_, "grad_scale output gradient");
+    detail::check_shape(dx.shape(), shape_, name_, "grad_scale input gradient");
     const T f = static_cast<T>(factor_);
     detail::for_chunks(dx.size(), [&](std::size_t begin, std::size_t end) {
       for (std::size_t i = begin; i < end; ++i) dx.data()[i] += f * dy.data()[i];

@@ -59,7 +59,8 @@ class group_norm {
 
   /// x: [batch, channels, time] -> y: same shape. Caches x and per-(sample, group) statistics.
   void forward(const input_type& x, output_type& y) {
-    detail::require_extent(x.shape()[1], channels_, name_ + "input", "channel axis (1)");
+    detail::require_declared(!affine_ || gamma_.valid(), name_);
+    detail::require_extent(x.shape()[1], channels_, name_, "input", "channel axis (1)");
     if (x.shape()[2] == 0) {
       throw shape_error(at_field(name_ + "input"), "time axis is empty", "at least one sample");
     }
@@ -76,9 +77,9 @@ class group_norm {
 
   /// Accumulates dx, dgamma, dbeta.
   void backward(const output_type& dy, input_type& dx) {
-    detail::require_forward_done(have_forward_, name_ + "backward");
-    require_shape(dy.shape(), input_.shape(), name_ + "output gradient");
-    require_shape(dx.shape(), input_.shape(), name_ + "input gradient");
+    detail::require_forward_done(have_forward_, name_);
+    detail::check_shape(dy.shape(), input_.shape(), name_, "output gradient");
+    detail::check_shape(dx.shape(), input_.shape(), name_, "input gradient");
     kernels::backward(geometry(), input_.data(), affine_ ? gamma_.value().data() : nullptr,
                       mean_.data(), rstd_.data(), dy.data(), dx.data(),
                       affine_ ? gamma_.grad().data() : nullptr,

@@ -54,7 +54,8 @@ class layer_norm {
 
   /// x: [..., features] -> y: same shape. Caches x and per-row mean and 1/std.
   void forward(const input_type& x, output_type& y) {
-    detail::require_extent(x.shape()[Rank - 1], features_, name_ + "input", "last axis");
+    detail::require_declared(!affine_ || gamma_.valid(), name_);
+    detail::require_extent(x.shape()[Rank - 1], features_, name_, "input", "last axis");
     detail::copy_into(input_, x);
     detail::ensure_shape(y, x.shape());
     const auto g = geometry();
@@ -68,9 +69,9 @@ class layer_norm {
 
   /// Accumulates dx, dgamma, dbeta.
   void backward(const output_type& dy, input_type& dx) {
-    detail::require_forward_done(have_forward_, name_ + "backward");
-    require_shape(dy.shape(), input_.shape(), name_ + "output gradient");
-    require_shape(dx.shape(), input_.shape(), name_ + "input gradient");
+    detail::require_forward_done(have_forward_, name_);
+    detail::check_shape(dy.shape(), input_.shape(), name_, "output gradient");
+    detail::check_shape(dx.shape(), input_.shape(), name_, "input gradient");
     kernels::backward(geometry(), input_.data(), affine_ ? gamma_.value().data() : nullptr,
                       mean_.data(), rstd_.data(), dy.data(), dx.data(),
                       affine_ ? gamma_.grad().data() : nullptr,

@@ -88,7 +88,8 @@ class linear {
 
   /// x: [..., in] -> y: [..., out]. Caches x for the weight gradient.
   void forward(const input_type& x, output_type& y) {
-    detail::require_extent(x.shape()[Rank - 1], options_.in_features, name_ + "input", "last axis");
+    detail::require_declared(weight_.valid(), name_);
+    detail::require_extent(x.shape()[Rank - 1], options_.in_features, name_, "input", "last axis");
     detail::copy_into(input_, x);
     auto out_shape = x.shape();
     out_shape[Rank - 1] = options_.out_features;
@@ -100,17 +101,20 @@ class linear {
 
   /// dy: [..., out]; accumulates dx: [..., in], dW and db.
   void backward(const output_type& dy, input_type& dx) {
-    detail::require_forward_done(have_forward_, name_ + "backward");
+    detail::require_forward_done(have_forward_, name_);
     auto out_shape = input_.shape();
     out_shape[Rank - 1] = options_.out_features;
-    require_shape(dy.shape(), out_shape, name_ + "output gradient");
-    require_shape(dx.shape(), input_.shape(), name_ + "input gradient");
-    kernels::backward(input_.data(), weight_.value().data(), dy.data(), dx.data(),
+    detail::check_shape(dy.shape(), out_shape, name_, "output gradient");
+    detail::check_shape(dx.shape(), input_.shape(), name_, "input gradient");
+    kernels::backward(input_.data(), weight_.value().data(), dy.data(), input_gradient_ ? dx.data() : nullptr,
                       weight_.grad().data(), bias_.valid() ? bias_.grad().data() : nullptr, rows(),
                       in(), out());
   }
 
   void set_training(bool) {}
+
+  /// false: backward skips dx (left untouched), e.g. when x is data, not an activation.
+  void set_input_gradient(bool on) { input_gradient_ = on; }
 
   [[nodiscard]] const linear_options& options() const { return options_; }
   [[nodiscard]] const parameter<T>& weight() const { return weight_; }
@@ -130,6 +134,7 @@ class linear {
   parameter<T> bias_;
   input_type input_;  // cached x
   bool have_forward_ = false;
+  bool input_gradient_ = true;
 };
 
 }  // namespace ecgssl::nn

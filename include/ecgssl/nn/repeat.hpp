@@ -2,7 +2,7 @@
 /// \file repeat.hpp
 /// A block repeated `depth` times, chosen at run time (spec §3.7: 12 encoder layers; §3.3: the
 /// extractor's blocks 2-4). Block i declares its parameters under `<prefix><i>.` as a
-/// torch.nn.ModuleList does (e.g. encoder.layers.3.fc1.weight).
+/// torch.nn.ModuleList does (e.g. encoder.layers.3.fc1.weight); set_first_index shifts i.
 
 #include <cstddef>
 #include <string>
@@ -44,13 +44,20 @@ class repeat {
     check_depth();
   }
 
+  /// Names block i `<prefix><first + i>.`: e.g. first = 1 when block 0 of the same ModuleList is
+  /// a different type (the extractor's conv_layers.0 has the GroupNorm, 1-3 do not).
+  repeat& set_first_index(std::size_t first) {
+    first_index_ = first;
+    return *this;
+  }
+
   [[nodiscard]] std::size_t depth() const { return blocks_.size(); }
   [[nodiscard]] Block& operator[](std::size_t i) { return blocks_[i]; }
   [[nodiscard]] const Block& operator[](std::size_t i) const { return blocks_[i]; }
 
   void declare_parameters(parameter_store<scalar_type>& store, const std::string& prefix) {
     for (std::size_t i = 0; i < blocks_.size(); ++i) {
-      blocks_[i].declare_parameters(store, prefix + std::to_string(i) + ".");
+      blocks_[i].declare_parameters(store, prefix + std::to_string(first_index_ + i) + ".");
     }
   }
   /// Block i initialises from child_stream(rng, i).
@@ -105,6 +112,7 @@ class repeat {
   }
 
   std::vector<Block> blocks_;
+  std::size_t first_index_ = 0;
   std::vector<input_type> activations_;  // output of block i, for i < depth - 1
   std::vector<input_type> gradients_;
 };

@@ -40,13 +40,13 @@ class residual {
 
   void forward(const input_type& x, output_type& y) {
     inner_.forward(x, y);
-    require_shape(y.shape(), x.shape(), "residual: inner output");
+    detail::check_shape(y.shape(), x.shape(), detail::no_name, "residual inner output");
     detail::add_into(y, x);
   }
 
   /// dx += dy (the skip path) + inner's input gradient.
   void backward(const output_type& dy, input_type& dx) {
-    require_shape(dx.shape(), dy.shape(), "residual: input gradient");
+    detail::check_shape(dx.shape(), dy.shape(), detail::no_name, "residual input gradient");
     inner_.backward(dy, dx);
     detail::add_into(dx, dy);
   }

@@ -138,7 +138,7 @@ class span_mask {
   void forward(const input_type& x, output_type& y) {
     const auto batch = x.shape()[0];
     const auto time = x.shape()[1];
-    detail::require_extent(x.shape()[2], options_.dim, "span_mask.input", "last axis");
+    detail::require_extent(x.shape()[2], options_.dim, std::string("span_mask."), "input", "last axis");
     if (!training_) {
       mask_ = xt::zeros<std::uint8_t>({batch, time});
     } else if (use_injected_) {

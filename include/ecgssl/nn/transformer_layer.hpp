@@ -112,7 +112,7 @@ class transformer_layer {
 
   // x: [batch, time, dim] -> y: [batch, time, dim]
   void forward(const input_type& x, output_type& y) {
-    detail::require_extent(x.shape()[2], options_.dim, "transformer_layer.input", "last axis");
+    detail::require_extent(x.shape()[2], options_.dim, std::string("transformer_layer."), "input", "last axis");
     shape_ = x.shape();
     if (!options_.layer_norm_first) {
       attention_.forward(x, a_);

@@ -43,19 +43,42 @@ void zero_like(tensor<T, N>& t, const Shape& shape) {
   std::fill(t.data(), t.data() + t.size(), T(0));
 }
 
-/// Throws shape_error when `extent` (axis `axis` of tensor `what`) differs from `expected`.
-inline void require_extent(std::size_t extent, std::size_t expected, const std::string& what,
-                           const std::string& axis) {
+// The checks below run on every forward/backward: they build their message strings only when
+// they fail, so a passing check never allocates.
+
+/// An empty layer name (for checks in unnamed containers).
+inline const std::string no_name;
+
+/// Throws shape_error when `extent` (axis `axis` of tensor `<name><what>`) differs from `expected`.
+inline void require_extent(std::size_t extent, std::size_t expected, const std::string& name,
+                           const char* what, const char* axis) {
   if (extent != expected) {
-    throw shape_error(at_field(what), axis + " has " + std::to_string(extent) + " elements",
+    throw shape_error(at_field(name + what), std::string(axis) + " has " + std::to_string(extent) + " elements",
                       std::to_string(expected));
   }
 }
 
+/// Throws shape_error naming `<name><what>` unless the shapes are equal.
+template <class ShapeA, class ShapeB>
+void check_shape(const ShapeA& actual, const ShapeB& expected, const std::string& name, const char* what) {
+  const bool same = std::size(actual) == std::size(expected) &&
+                    std::equal(std::begin(actual), std::end(actual), std::begin(expected));
+  if (!same) require_shape(actual, expected, name + what);
+}
+
+/// Throws config_error when a layer runs before declare_parameters() gave it its tensors.
+inline void require_declared(bool declared, const std::string& name) {
+  if (!declared) {
+    throw config_error(at_field(name.empty() ? std::string("layer") : name),
+                       "forward called before declare_parameters()",
+                       "declare_parameters(store, prefix) and store.allocate() first");
+  }
+}
+
 /// Throws config_error when backward is called without a cached forward.
-inline void require_forward_done(bool done, const std::string& what) {
+inline void require_forward_done(bool done, const std::string& name) {
   if (!done) {
-    throw config_error(at_field(what), "backward called before forward", "forward first");
+    throw config_error(at_field(name + "backward"), "backward called before forward", "forward first");
   }
 }
 

@@ -12,6 +12,24 @@
 #include "../../core/threading.hpp"
 
 namespace ecgssl::nn::detail {
+
+/// Sum of f(i) for i in [0, n) in 8 interleaved partial sums (a fixed order, so deterministic)
+/// that the compiler can keep in vector registers; a single running sum would serialise on the
+/// add latency.
+template <class Acc, class F>
+inline Acc lane_sum(std::size_t n, F&& f) {
+  constexpr std::size_t lanes = 8;
+  Acc partial[lanes] = {};
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    for (std::size_t l = 0; l < lanes; ++l) partial[l] += f(i + l);
+  }
+  for (; i < n; ++i) partial[i % lanes] += f(i);
+  Acc total = 0;
+  for (std::size_t l = 0; l < lanes; ++l) total += partial[l];
+  return total;
+}
+
 /// Operation tag: normalisation of `rows` contiguous rows of `inner` elements, where element j
 /// of row r has feature index `(r % groups) * (inner / span) + j / span`: layer_norm
 /// uses groups = 1, span = 1 (feature = j); group_norm over x: [batch, C, T] with G groups uses
@@ -44,14 +62,12 @@ struct implementation<nn::detail::norm_op, host> {
       const auto r = static_cast<std::size_t>(r64);
       const T* xr = x + r * g.inner;
       T* yr = y + r * g.inner;
-      acc sum = 0;
-      for (std::size_t j = 0; j < g.inner; ++j) sum += static_cast<acc>(xr[j]);
+      const acc sum = nn::detail::lane_sum<acc>(g.inner, [&](std::size_t j) { return static_cast<acc>(xr[j]); });
       const acc mu = sum / static_cast<acc>(g.inner);
-      acc sq = 0;
-      for (std::size_t j = 0; j < g.inner; ++j) {
+      const acc sq = nn::detail::lane_sum<acc>(g.inner, [&](std::size_t j) {
         const acc d = static_cast<acc>(xr[j]) - mu;
-        sq += d * d;
-      }
+        return d * d;
+      });
       // Biased variance, as torch.nn.LayerNorm / GroupNorm.
       const acc rs = acc(1) / std::sqrt(sq / static_cast<acc>(g.inner) + static_cast<acc>(eps));
       mean[r] = static_cast<T>(mu);
@@ -94,23 +110,46 @@ struct implementation<nn::detail::norm_op, host> {
         const std::size_t first = (r % g.groups) * per_group;
         acc sum_dxhat = 0;
         acc sum_dxhat_xhat = 0;
+        auto gamma_at = [&](std::size_t c) {
+          return gamma == nullptr ? acc(1) : static_cast<acc>(gamma[first + c]);
+        };
+        if (g.span == 1) {
+          // layer_norm: one feature per element.
+          sum_dxhat = nn::detail::lane_sum<acc>(g.inner, [&](std::size_t j) {
+            return static_cast<acc>(dyr[j]) * gamma_at(j);
+          });
+          sum_dxhat_xhat = s * nn::detail::lane_sum<acc>(g.inner, [&](std::size_t j) {
+            return static_cast<acc>(dyr[j]) * gamma_at(j) * (static_cast<acc>(xr[j]) - m);
+          });
+        } else {
         for (std::size_t c = 0; c < per_group; ++c) {
+          // gamma is constant over the `span` elements of channel c.
           const acc gam = gamma == nullptr ? acc(1) : static_cast<acc>(gamma[first + c]);
-          for (std::size_t j = c * g.span; j < (c + 1) * g.span; ++j) {
-            const acc dxhat = static_cast<acc>(dyr[j]) * gam;
-            sum_dxhat += dxhat;
-            sum_dxhat_xhat += dxhat * (static_cast<acc>(xr[j]) - m) * s;
-          }
+          const T* xc = xr + c * g.span;
+          const T* dyc = dyr + c * g.span;
+          sum_dxhat += gam * nn::detail::lane_sum<acc>(g.span, [&](std::size_t t) { return static_cast<acc>(dyc[t]); });
+          sum_dxhat_xhat += gam * s * nn::detail::lane_sum<acc>(g.span, [&](std::size_t t) {
+            return static_cast<acc>(dyc[t]) * (static_cast<acc>(xc[t]) - m);
+          });
+        }
         }
         const acc n = static_cast<acc>(g.inner);
         const acc mean_dxhat = sum_dxhat / n;
         const acc mean_dxhat_xhat = sum_dxhat_xhat / n;
-        for (std::size_t c = 0; c < per_group; ++c) {
-          const acc gam = gamma == nullptr ? acc(1) : static_cast<acc>(gamma[first + c]);
-          for (std::size_t j = c * g.span; j < (c + 1) * g.span; ++j) {
+        if (g.span == 1) {
+          for (std::size_t j = 0; j < g.inner; ++j) {
             const acc xhat = (static_cast<acc>(xr[j]) - m) * s;
-            const acc dxhat = static_cast<acc>(dyr[j]) * gam;
+            const acc dxhat = static_cast<acc>(dyr[j]) * gamma_at(j);
             dxr[j] += static_cast<T>(s * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat));
+          }
+        } else {
+          for (std::size_t c = 0; c < per_group; ++c) {
+            const acc gam = gamma_at(c);
+            for (std::size_t j = c * g.span; j < (c + 1) * g.span; ++j) {
+              const acc xhat = (static_cast<acc>(xr[j]) - m) * s;
+              const acc dxhat = static_cast<acc>(dyr[j]) * gam;
+              dxr[j] += static_cast<T>(s * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat));
+            }
           }
         }
       });
@@ -155,11 +194,10 @@ struct implementation<nn::detail::norm_op, host> {
           const T* dyr = dy + r * g.inner + offset;
           const acc m = mean[r];
           const acc s = rstd[r];
-          for (std::size_t t = 0; t < g.span; ++t) {
-            const acc d = static_cast<acc>(dyr[t]);
-            sg += d * (static_cast<acc>(xr[t]) - m) * s;
-            sb += d;
-          }
+          sg += s * nn::detail::lane_sum<acc>(g.span, [&](std::size_t t) {
+            return static_cast<acc>(dyr[t]) * (static_cast<acc>(xr[t]) - m);
+          });
+          sb += nn::detail::lane_sum<acc>(g.span, [&](std::size_t t) { return static_cast<acc>(dyr[t]); });
         }
         dgamma[f] += static_cast<T>(sg);
         dbeta[f] += static_cast<T>(sb);

@@ -1,0 +1,218 @@
+// Host tests of the CUDA backend's cuBLAS calls (cuda/detail/gemm_plan.cuh): every op's GEMMs
+// are executed by a naive column-major run_on_host, with the host halves of the kernels written
+// out here from the index functions, and compared with the host twins (linear, conv1d) and the
+// naive attention reference. This checks the row-major <-> column-major mapping, offsets and
+// strides without a GPU.
+#include <ecgssl/core/philox.hpp>
+#include <ecgssl/cuda/detail/gemm_plan.cuh>
+#include <ecgssl/cuda/detail/index_math.cuh>
+#include <ecgssl/nn/detail/conv1d_kernels.hpp>
+#include <ecgssl/nn/detail/linear_kernels.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "attention_reference.hpp"
+
+namespace cd = ecgssl::cuda_detail;
+
+namespace {
+
+std::vector<double> random_values(std::size_t n, std::uint64_t stream, double scale = 1.0) {
+  const ecgssl::random_stream rng(77, stream);
+  std::vector<double> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = (2.0 * rng.uniform(i) - 1.0) * scale;
+  return v;
+}
+
+double max_abs_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double d = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) d = std::max(d, std::abs(a[i] - b[i]));
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("linear gemm plans reproduce the host linear twin") {
+  using host_k = ecgssl::implementation<ecgssl::nn::detail::linear_op, ecgssl::host>;
+  const std::int64_t rows = 7, in = 5, out = 3;
+  const auto x = random_values(rows * in, 1), w = random_values(out * in, 2),
+             dy = random_values(rows * out, 3);
+  const auto g0x = random_values(rows * in, 4), g0w = random_values(out * in, 5);
+  std::vector<double> y(rows * out), dx = g0x, dw = g0w, db(out, 0.0);
+  host_k::forward(x.data(), w.data(), static_cast<const double*>(nullptr), y.data(), rows, in, out);
+  host_k::backward(x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(), rows, in, out);
+
+  std::vector<double> py(rows * out, 123.0), pdx = g0x, pdw = g0w;
+  cd::run_on_host(cd::linear_forward_plan(rows, in, out), 1.0, w.data(), x.data(), 0.0, py.data());
+  cd::run_on_host(cd::linear_input_grad_plan(rows, in, out), 1.0, w.data(), dy.data(), 1.0,
+                  pdx.data());
+  cd::run_on_host(cd::linear_weight_grad_plan(rows, in, out), 1.0, x.data(), dy.data(), 1.0,
+                  pdw.data());
+  CHECK(max_abs_difference(py, y) < 1e-13);
+  CHECK(max_abs_difference(pdx, dx) < 1e-13);
+  CHECK(max_abs_difference(pdw, dw) < 1e-13);
+}
+
+namespace {
+
+// The conv1d CUDA algorithm with its kernels written as host loops over the same index functions.
+void conv1d_by_plans(const ecgssl::nn::detail::conv1d_geometry& g, std::int64_t chunk,
+                     const std::vector<double>& x, const std::vector<double>& w,
+                     const std::vector<double>& dy, std::vector<double>& y, std::vector<double>& dx,
+                     std::vector<double>& dw) {
+  cd::conv1d_dims d;
+  d.batch = std::int64_t(g.batch), d.in_channels = std::int64_t(g.in_channels);
+  d.out_channels = std::int64_t(g.out_channels), d.length = std::int64_t(g.length);
+  d.out_length = std::int64_t(g.out_length), d.kernel = std::int64_t(g.kernel),
+  d.stride = std::int64_t(g.stride);
+  d.padding = std::int64_t(g.padding), d.dilation = std::int64_t(g.dilation),
+  d.groups = std::int64_t(g.groups);
+  const std::int64_t rows = d.in_channels * d.kernel;
+  std::vector<double> cols(static_cast<std::size_t>(chunk * rows * d.out_length));
+  auto im2col = [&](std::int64_t b0, std::int64_t n) {
+    for (std::int64_t b = 0; b < n; ++b)
+      for (std::int64_t c = 0; c < d.in_channels; ++c)
+        for (std::int64_t k = 0; k < d.kernel; ++k)
+          for (std::int64_t t = 0; t < d.out_length; ++t) {
+            const std::int64_t src = cd::im2col_source(d, k, t);
+            cols[std::size_t(((b * rows) + c * d.kernel + k) * d.out_length + t)] =
+                src < 0 ? 0.0 : x[std::size_t(((b0 + b) * d.in_channels + c) * d.length + src)];
+          }
+  };
+  for (std::int64_t b0 = 0; b0 < d.batch; b0 += chunk) {
+    const std::int64_t n = std::min(chunk, d.batch - b0);
+    im2col(b0, n);
+    for (std::int64_t group = 0; group < d.groups; ++group) {
+      cd::run_on_host(cd::conv1d_forward_plan(d.in_channels, d.out_channels, d.groups, d.kernel,
+                                              d.out_length, group, b0, n),
+                      1.0, cols.data(), w.data(), 0.0, y.data());
+    }
+  }
+  for (std::int64_t b0 = 0; b0 < d.batch; b0 += chunk) {
+    const std::int64_t n = std::min(chunk, d.batch - b0);
+    for (std::int64_t group = 0; group < d.groups; ++group) {
+      cd::run_on_host(cd::conv1d_cols_grad_plan(d.in_channels, d.out_channels, d.groups, d.kernel,
+                                                d.out_length, group, b0, n),
+                      1.0, dy.data(), w.data(), 0.0, cols.data());
+    }
+    for (std::int64_t b = 0; b < n; ++b)
+      for (std::int64_t c = 0; c < d.in_channels; ++c)
+        for (std::int64_t xpos = 0; xpos < d.length; ++xpos) {
+          double sum = 0;
+          for (std::int64_t k = 0; k < d.kernel; ++k) {
+            const std::int64_t t = cd::col2im_target(d, k, xpos);
+            if (t >= 0) sum += cols[std::size_t((b * rows + c * d.kernel + k) * d.out_length + t)];
+          }
+          dx[std::size_t(((b0 + b) * d.in_channels + c) * d.length + xpos)] += sum;
+        }
+  }
+  for (std::int64_t b0 = 0; b0 < d.batch; b0 += chunk) {
+    const std::int64_t n = std::min(chunk, d.batch - b0);
+    im2col(b0, n);
+    for (std::int64_t b = 0; b < n; ++b) {
+      cd::run_on_host(cd::conv1d_weight_grad_plan(d.in_channels, d.out_channels, d.groups, d.kernel,
+                                                  d.out_length, b0 + b, b),
+                      1.0, cols.data(), dy.data(), 1.0, dw.data());
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("conv1d gemm plans and gather col2im reproduce the host conv1d twin") {
+  using host_k = ecgssl::implementation<ecgssl::nn::detail::conv1d_op, ecgssl::host>;
+  struct shape {
+    std::size_t batch, cin, cout, length, kernel, stride, padding, dilation, groups;
+    std::int64_t chunk;
+  };
+  for (const shape& s :
+       {shape{3, 4, 6, 30, 10, 5, 0, 1, 1, 3}, shape{3, 6, 4, 21, 3, 2, 3, 2, 1, 2},
+        shape{3, 8, 8, 17, 4, 1, 2, 1, 4, 1}, shape{2, 2, 2, 9, 2, 2, 0, 1, 2, 2}}) {
+    ecgssl::nn::detail::conv1d_geometry g;
+    g.batch = s.batch, g.in_channels = s.cin, g.out_channels = s.cout, g.length = s.length,
+    g.kernel = s.kernel;
+    g.stride = s.stride, g.padding = s.padding, g.dilation = s.dilation, g.groups = s.groups;
+    g.out_length = (g.length + 2 * g.padding - g.dilation * (g.kernel - 1) - 1) / g.stride + 1;
+    const std::size_t nx = g.batch * g.in_channels * g.length,
+                      nw = g.out_channels * g.in_per_group() * g.kernel;
+    const std::size_t ny = g.batch * g.out_channels * g.out_length;
+    const auto x = random_values(nx, 10), w = random_values(nw, 11), dy = random_values(ny, 12);
+    const auto g0x = random_values(nx, 13), g0w = random_values(nw, 14);
+    std::vector<double> y(ny), dx = g0x, dw = g0w;
+    host_k::workspace<double> ws;
+    host_k::forward(g, x.data(), w.data(), static_cast<const double*>(nullptr), y.data(), ws);
+    host_k::backward(g, x.data(), w.data(), dy.data(), dx.data(), dw.data(),
+                     static_cast<double*>(nullptr), ws);
+    std::vector<double> py(ny, 5.0), pdx = g0x, pdw = g0w;
+    conv1d_by_plans(g, s.chunk, x, w, dy, py, pdx, pdw);
+    CHECK(max_abs_difference(py, y) < 1e-12);
+    CHECK(max_abs_difference(pdx, dx) < 1e-12);
+    CHECK(max_abs_difference(pdw, dw) < 1e-12);
+  }
+}
+
+TEST_CASE("attention gemm plans with host softmax reproduce the naive attention reference") {
+  const std::int64_t B = 2, L = 6, D = 8, H = 2;
+  const auto q = random_values(B * L * D, 20, 2.0), k = random_values(B * L * D, 21, 2.0);
+  const auto v = random_values(B * L * D, 22), dctx = random_values(B * L * D, 23);
+  std::vector<std::uint8_t> pad(B * L, 0);
+  pad[1 * L + 5] = pad[1 * L + 4] = 1;
+  std::vector<double> drop(B * H * L * L);
+  const ecgssl::random_stream rng(1, 2);
+  for (std::size_t i = 0; i < drop.size(); ++i)
+    drop[i] = rng.uniform_float(i) >= 0.25f ? 1.0 / 0.75 : 0.0;
+  const auto ref = ecgssl_test::naive_attention(B, L, D, H, q, k, v, pad, drop, dctx);
+
+  const double scale = 1.0 / std::sqrt(double(D / H));
+  std::vector<double> probs(B * H * L * L), ctx(B * L * D), weighted(probs.size()),
+      grad(probs.size());
+  std::vector<double> dq(B * L * D, 0.0), dk(B * L * D, 0.0), dv(B * L * D, 0.0);
+  for (std::int64_t h = 0; h < H; ++h)
+    cd::run_on_host(cd::attention_scores_plan(B, L, D, H, h), scale, k.data(), q.data(), 0.0,
+                    probs.data());
+  for (std::int64_t row = 0; row < B * H * L; ++row) {  // what masked_softmax_rows does
+    double* p = probs.data() + row * L;
+    const std::int64_t b = row / (H * L);
+    double mx = -1e300, sum = 0;
+    for (std::int64_t j = 0; j < L; ++j) {
+      if (pad[std::size_t(b * L + j)]) p[j] = -std::numeric_limits<double>::infinity();
+      mx = std::max(mx, p[j]);
+    }
+    for (std::int64_t j = 0; j < L; ++j) sum += (p[j] = std::exp(p[j] - mx));
+    for (std::int64_t j = 0; j < L; ++j) p[j] /= sum;
+  }
+  for (std::size_t i = 0; i < probs.size(); ++i) weighted[i] = probs[i] * drop[i];
+  for (std::int64_t h = 0; h < H; ++h)
+    cd::run_on_host(cd::attention_context_plan(B, L, D, H, h), 1.0, v.data(), weighted.data(), 0.0,
+                    ctx.data());
+  for (std::int64_t h = 0; h < H; ++h) {
+    cd::run_on_host(cd::attention_weights_grad_plan(B, L, D, H, h), 1.0, v.data(), dctx.data(), 0.0,
+                    grad.data());
+    cd::run_on_host(cd::attention_value_grad_plan(B, L, D, H, h), 1.0, dctx.data(), weighted.data(),
+                    1.0, dv.data());
+  }
+  for (std::int64_t row = 0; row < B * H * L; ++row) {  // what softmax_backward_rows does
+    const double* p = probs.data() + row * L;
+    double* g = grad.data() + row * L;
+    const double* s = drop.data() + row * L;
+    double dot = 0;
+    for (std::int64_t j = 0; j < L; ++j) dot += (g[j] *= s[j]) * p[j];
+    for (std::int64_t j = 0; j < L; ++j) g[j] = p[j] * (g[j] - dot) * scale;
+  }
+  for (std::int64_t h = 0; h < H; ++h) {
+    cd::run_on_host(cd::attention_query_grad_plan(B, L, D, H, h), 1.0, k.data(), grad.data(), 1.0,
+                    dq.data());
+    cd::run_on_host(cd::attention_key_grad_plan(B, L, D, H, h), 1.0, q.data(), grad.data(), 1.0,
+                    dk.data());
+  }
+  CHECK(max_abs_difference(probs, ref.probs) < 1e-13);
+  CHECK(max_abs_difference(ctx, ref.ctx) < 1e-13);
+  CHECK(max_abs_difference(dv, ref.dv) < 1e-13);
+  CHECK(max_abs_difference(dq, ref.dq) < 1e-13);
+  CHECK(max_abs_difference(dk, ref.dk) < 1e-13);
+}
