@@ -7,6 +7,7 @@ foreach(f include/ecgssl/ecgssl.hpp include/ecgssl/version.hpp
   endif()
 endforeach()
 file(READ ${PREFIX}/share/cmake/ecgssl/ecgsslConfigVersion.cmake _version_file)
-if(_version_file MATCHES "CMAKE_SIZEOF_VOID_P")
+# CMake writes an unconditional early return before the 32/64-bit check when ARCH_INDEPENDENT.
+if(NOT _version_file MATCHES "no architecture check[^\n]*\nif\\(\"TRUE\"\\)")
   message(FATAL_ERROR "ecgsslConfigVersion.cmake is not ARCH_INDEPENDENT")
 endif()

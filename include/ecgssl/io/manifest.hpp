@@ -1,0 +1,337 @@
+#pragma once
+/// \file manifest.hpp
+/// The in-memory description of a data set: one row per record with what a pipeline needs to
+/// decide whether and how to use it (spec §2.2: sampling rate, length, leads, #Dx labels, age,
+/// sex, identity; records the reference skips get a reason instead of vanishing), saved as CSV.
+///
+/// CSV (RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled), header
+///     path,sampling_frequency,samples,leads,labels,age,sex,record_id,patient_id,skip_reason
+/// `leads` and `labels` are space-separated lists ("I II III aVR ...", "164889003 59118001"),
+/// `age` may be empty (unknown), `skip_reason` is empty for a usable record. Reading reports the
+/// file, line and column of any bad field.
+///
+/// Building a manifest needs a record-header reader, which lives elsewhere: scan_records takes it
+/// as a callable `manifest_entry(const std::filesystem::path&)` and turns every ecgssl::error it
+/// throws into a skip reason, so one broken file never stops a scan.
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <istream>
+#include <optional>
+#include <ostream>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "lead_set.hpp"
+
+namespace ecgssl::io {
+
+/// One record of a manifest.
+struct manifest_entry {
+  std::string path;                 ///< record path (header file), relative to the data root or absolute
+  double sampling_frequency = 0.0;  ///< Hz
+  std::int64_t samples = 0;         ///< samples per lead
+  std::vector<std::string> leads;   ///< lead names as the record spells them (normalised by the reader)
+  std::vector<std::uint64_t> labels;  ///< SNOMED CT codes of #Dx
+  std::optional<double> age;        ///< years, if known
+  std::string sex;                  ///< as written in the header ("Male", "Female", ...)
+  std::string record_id;            ///< identity of the record (file stem by default)
+  std::string patient_id;           ///< patient, where known (else empty: treat the record as its own patient)
+  std::string skip_reason;          ///< why the record is not used; empty = usable
+
+  [[nodiscard]] bool usable() const { return skip_reason.empty(); }
+  friend bool operator==(const manifest_entry&, const manifest_entry&) = default;
+};
+
+/// A list of records with CSV write/read.
+class manifest {
+ public:
+  static constexpr std::array<std::string_view, 10> columns{
+      "path", "sampling_frequency", "samples", "leads", "labels", "age", "sex", "record_id", "patient_id", "skip_reason"};
+
+  std::vector<manifest_entry> entries;
+
+  /// Indices of the usable entries.
+  [[nodiscard]] std::vector<std::size_t> usable_indices() const {
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if (entries[i].usable()) out.push_back(i);
+    }
+    return out;
+  }
+
+  void write_csv(std::ostream& out) const {
+    for (std::size_t c = 0; c < columns.size(); ++c) out << (c ? "," : "") << columns[c];
+    out << '\n';
+    for (const auto& e : entries) {
+      std::string leads, labels;
+      for (std::size_t i = 0; i < e.leads.size(); ++i) leads += (i ? " " : "") + e.leads[i];
+      for (std::size_t i = 0; i < e.labels.size(); ++i) labels += (i ? " " : "") + std::to_string(e.labels[i]);
+      const std::array<std::string, 10> fields{e.path, number(e.sampling_frequency), std::to_string(e.samples), leads,
+                                               labels, e.age ? number(*e.age) : std::string(), e.sex, e.record_id,
+                                               e.patient_id, e.skip_reason};
+      for (std::size_t c = 0; c < fields.size(); ++c) out << (c ? "," : "") << quote(fields[c]);
+      out << '\n';
+    }
+  }
+
+  /// Writes the CSV file; io_error if it cannot be written.
+  void save(const std::filesystem::path& file) const {
+    std::ofstream out(file, std::ios::binary);
+    if (!out) throw io_error(in_file(file.string()), "cannot open for writing", "a writable path");
+    write_csv(out);
+    out.flush();
+    if (!out) throw io_error(in_file(file.string()), "write failed", "enough disk space");
+  }
+
+  /// Parses a manifest; `source` names the stream in error messages.
+  static manifest read_csv(std::istream& in, const std::string& source = "<manifest>") {
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    csv_reader reader(text, source);
+    manifest m;
+    std::vector<std::string> row;
+    std::int64_t line = 0;
+    if (!reader.next(row, line)) throw io_error(where(source, 1, ""), "empty file", "a header line");
+    if (row.size() != columns.size()) {
+      throw io_error(where(source, line, ""), std::to_string(row.size()) + " columns in the header",
+                     std::to_string(columns.size()) + " columns: " + column_list());
+    }
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+      if (row[c] != columns[c]) {
+        throw io_error(where(source, line, std::string(columns[c])), "header column " + std::to_string(c + 1) + " is '" + row[c] + "'",
+                       "columns " + column_list());
+      }
+    }
+    while (reader.next(row, line)) {
+      if (row.size() == 1 && row[0].empty()) continue;  // blank line
+      if (row.size() != columns.size()) {
+        throw io_error(where(source, line, ""), std::to_string(row.size()) + " fields",
+                       std::to_string(columns.size()) + " fields: " + column_list());
+      }
+      manifest_entry e;
+      e.path = row[0];
+      if (e.path.empty()) throw io_error(where(source, line, "path"), "empty record path", "a path");
+      e.sampling_frequency = parse_double(row[1], source, line, "sampling_frequency");
+      if (!(e.sampling_frequency > 0.0)) {
+        throw io_error(where(source, line, "sampling_frequency"), "'" + row[1] + "'", "a positive rate in Hz");
+      }
+      e.samples = parse_integer<std::int64_t>(row[2], source, line, "samples");
+      if (e.samples < 0) throw io_error(where(source, line, "samples"), "'" + row[2] + "'", "a non-negative integer");
+      e.leads = split_words(row[3]);
+      for (const auto& word : split_words(row[4])) {
+        e.labels.push_back(parse_integer<std::uint64_t>(word, source, line, "labels"));
+      }
+      if (!row[5].empty()) e.age = parse_double(row[5], source, line, "age");
+      e.sex = row[6];
+      e.record_id = row[7];
+      e.patient_id = row[8];
+      e.skip_reason = row[9];
+      m.entries.push_back(std::move(e));
+    }
+    return m;
+  }
+
+  /// Reads a manifest file; io_error naming the file if it cannot be opened.
+  static manifest load(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw io_error(in_file(file.string()), "cannot open manifest", "an existing, readable CSV file");
+    return read_csv(in, file.string());
+  }
+
+ private:
+  static error_location where(const std::string& source, std::int64_t line, std::string field) {
+    error_location loc = in_file(source, std::move(field));
+    loc.line = line;
+    return loc;
+  }
+
+  static std::string column_list() {
+    std::string out;
+    for (std::size_t c = 0; c < columns.size(); ++c) out += (c ? "," : "") + std::string(columns[c]);
+    return out;
+  }
+
+  static std::string number(double v) {
+    std::array<char, 64> buffer{};
+    const auto [ptr, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), v);
+    return std::string(buffer.data(), ptr);
+  }
+
+  static std::string quote(const std::string& field) {
+    if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
+    std::string out = "\"";
+    for (char c : field) {
+      if (c == '"') out += '"';
+      out += c;
+    }
+    return out + '"';
+  }
+
+  static std::vector<std::string> split_words(const std::string& field) {
+    std::vector<std::string> out;
+    std::istringstream words(field);
+    std::string word;
+    while (words >> word) out.push_back(word);
+    return out;
+  }
+
+  static double parse_double(const std::string& text, const std::string& source, std::int64_t line, const char* field) {
+    double v = 0.0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v)) {
+      throw io_error(where(source, line, field), "'" + text + "' is not a number", "a finite decimal number");
+    }
+    return v;
+  }
+
+  template <class Int>
+  static Int parse_integer(const std::string& text, const std::string& source, std::int64_t line, const char* field) {
+    Int v = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+      throw io_error(where(source, line, field), "'" + text + "' is not an integer", "a decimal integer");
+    }
+    return v;
+  }
+
+  /// RFC 4180 records with line numbers (a quoted field may span lines).
+  class csv_reader {
+   public:
+    csv_reader(const std::string& text, const std::string& source) : text_(text), source_(source) {}
+
+    bool next(std::vector<std::string>& row, std::int64_t& first_line) {
+      row.clear();
+      if (pos_ >= text_.size()) return false;
+      first_line = line_;
+      std::string field;
+      bool quoted = false;
+      bool after_quote = false;
+      while (pos_ < text_.size()) {
+        const char c = text_[pos_++];
+        if (quoted) {
+          if (c == '"') {
+            if (pos_ < text_.size() && text_[pos_] == '"') {
+              field += '"';
+              ++pos_;
+            } else {
+              quoted = false;
+              after_quote = true;
+            }
+          } else {
+            if (c == '\n') ++line_;
+            field += c;
+          }
+          continue;
+        }
+        if (c == ',') {
+          row.push_back(std::move(field));
+          field.clear();
+          after_quote = false;
+        } else if (c == '\n' || c == '\r') {
+          if (c == '\r' && pos_ < text_.size() && text_[pos_] == '\n') ++pos_;
+          ++line_;
+          row.push_back(std::move(field));
+          return true;
+        } else if (c == '"' && field.empty() && !after_quote) {
+          quoted = true;
+        } else if (after_quote) {
+          throw io_error(where(source_, line_, ""), "text after a closing quote", "a comma or the end of the line");
+        } else {
+          field += c;
+        }
+      }
+      if (quoted) throw io_error(where(source_, first_line, ""), "unterminated quoted field", "a closing quote");
+      row.push_back(std::move(field));
+      return true;
+    }
+
+   private:
+    const std::string& text_;
+    const std::string& source_;
+    std::size_t pos_ = 0;
+    std::int64_t line_ = 1;
+  };
+};
+
+/// What scan_records checks besides readability (the reference's skips, spec §2.2).
+struct scan_options {
+  std::optional<double> required_sampling_frequency;  ///< e.g. 500: other rates are skipped (no resampling)
+  std::int64_t min_samples = 0;                       ///< e.g. 2500: shorter records give no segment
+  std::optional<lead_set> required_leads;             ///< leads that must all be present
+  std::filesystem::path root;                         ///< if set, paths are written relative to it
+};
+
+/// Files under `root` (recursively) whose name ends with `extension` (".hea"), sorted, so a scan
+/// is the same on every file system. io_error if root is not a directory.
+[[nodiscard]] inline std::vector<std::filesystem::path> find_files(const std::filesystem::path& root,
+                                                                   std::string_view extension) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(root, ec)) {
+    throw io_error(in_file(root.string()), "not a directory", "the folder that holds the records");
+  }
+  std::vector<std::filesystem::path> out;
+  for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    const std::string name = it->path().filename().string();
+    if (name.size() >= extension.size() && name.compare(name.size() - extension.size(), extension.size(), extension) == 0) {
+      out.push_back(it->path());
+    }
+  }
+  if (ec) throw io_error(in_file(root.string()), "cannot list: " + ec.message(), "a readable folder");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+/// Reads every header with `read_header` (path -> manifest_entry) and applies `options`.
+/// A record whose reader throws an ecgssl::error is kept with the message as skip reason.
+template <class ReadHeader>
+  requires std::is_invocable_r_v<manifest_entry, ReadHeader&, const std::filesystem::path&>
+[[nodiscard]] manifest scan_records(std::span<const std::filesystem::path> headers, ReadHeader&& read_header,
+                                    const scan_options& options = {}) {
+  manifest m;
+  for (const auto& header : headers) {
+    manifest_entry e;
+    try {
+      e = read_header(header);
+    } catch (const ecgssl::error& problem) {
+      e = manifest_entry{};
+      e.skip_reason = std::string("unreadable: ") + problem.what();
+    }
+    e.path = options.root.empty() ? header.generic_string() : header.lexically_relative(options.root).generic_string();
+    if (e.record_id.empty()) e.record_id = header.stem().string();
+    if (e.usable() && options.required_sampling_frequency && e.sampling_frequency != *options.required_sampling_frequency) {
+      std::ostringstream why;
+      why << "sampling frequency " << e.sampling_frequency << " Hz (required " << *options.required_sampling_frequency << " Hz)";
+      e.skip_reason = why.str();
+    }
+    if (e.usable() && e.samples < options.min_samples) {
+      e.skip_reason = std::to_string(e.samples) + " samples (fewer than " + std::to_string(options.min_samples) + ")";
+    }
+    if (e.usable() && options.required_leads) {
+      std::string missing;
+      for (auto slot : options.required_leads->slots()) {
+        const bool present = std::any_of(e.leads.begin(), e.leads.end(), [&](const std::string& name) {
+          return standard_lead_index(name) == slot;
+        });
+        if (!present) missing += (missing.empty() ? "" : ",") + std::string(canonical_lead_names[slot]);
+      }
+      if (!missing.empty()) e.skip_reason = "missing leads " + missing;
+    }
+    m.entries.push_back(std::move(e));
+  }
+  return m;
+}
+
+}  // namespace ecgssl::io

@@ -1,0 +1,130 @@
+#pragma once
+/// \file diversity_loss.hpp
+/// Codebook diversity loss of the Gumbel quantizer (spec §3.8, §4.2):
+/// L_d = (G·V - Σ_g exp(-Σ_v p̄_gv log(p̄_gv + 1e-7))) / (G·V), p̄_g = mean over positions of
+/// softmax(logits_g) at temperature 1, with its gradient w.r.t. the quantizer logits.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "../core/error.hpp"
+#include "../core/tensor.hpp"
+#include "../core/threading.hpp"
+#include "detail/common.hpp"
+
+namespace ecgssl {
+
+struct diversity_loss_options {
+  std::size_t groups = 2;  ///< G (latent_groups)
+  std::size_t vars = 320;  ///< V (latent_vars)
+};
+
+/// logits: [positions, G·V] (the quantizer's weight_proj output at the masked frames).
+template <class T, class Backend = host>
+class diversity_loss {
+  static_assert(loss_detail::host_only_v<Backend>, "ecgssl: this operation has no specialisation for the requested backend");
+
+ public:
+  using scalar_type = T;
+  using backend_type = Backend;
+  using input_type = tensor<T, 2>;
+
+  explicit diversity_loss(diversity_loss_options options = {}) : options_(options) {
+    if (options.groups == 0 || options.vars == 0) {
+      throw config_error(at_field("diversity_loss.groups/vars"), "zero groups or vars", ">= 1 each");
+    }
+  }
+
+  T forward(const input_type& logits) {
+    const std::size_t g = options_.groups;
+    const std::size_t v = options_.vars;
+    const std::size_t positions = logits.shape()[0];
+    if (logits.shape()[1] != g * v || positions == 0) {
+      throw shape_error(at_field("diversity_loss.logits"), "got shape " + shape_string(logits.shape()),
+                        "[positions >= 1, " + std::to_string(g * v) + "] (G·V)");
+    }
+    loss_detail::require_finite(as_span(logits), "diversity_loss.logits");
+    probs_.resize(logits.shape());
+    parallel_for(static_cast<std::int64_t>(positions * g), [&](std::int64_t ri) {
+      const auto r = static_cast<std::size_t>(ri);
+      const T* l = logits.data() + r * v;
+      T* p = probs_.data() + r * v;
+      T top = l[0];
+      for (std::size_t i = 1; i < v; ++i) top = std::max(top, l[i]);
+      T sum = 0;
+      for (std::size_t i = 0; i < v; ++i) sum += (p[i] = std::exp(l[i] - top));
+      const T inv = T(1) / sum;
+      for (std::size_t i = 0; i < v; ++i) p[i] *= inv;
+    });
+    // p̄: [G·V], mean over positions; column sums in position order (deterministic).
+    mean_.assign(g * v, T(0));
+    parallel_for(static_cast<std::int64_t>(g * v), [&](std::int64_t ci) {
+      const auto col = static_cast<std::size_t>(ci);
+      accumulator_t<T> sum = 0;
+      for (std::size_t n = 0; n < positions; ++n) sum += probs_.data()[n * g * v + col];
+      mean_[col] = static_cast<T>(sum / static_cast<accumulator_t<T>>(positions));
+    });
+    perplexity_.assign(g, T(0));
+    T total = 0;
+    for (std::size_t gi = 0; gi < g; ++gi) {
+      accumulator_t<T> entropy = 0;
+      for (std::size_t i = 0; i < v; ++i) {
+        const T pm = mean_[gi * v + i];
+        entropy -= pm * std::log(pm + T(1e-7));
+      }
+      perplexity_[gi] = static_cast<T>(std::exp(entropy));
+      total += perplexity_[gi];
+    }
+    prob_perplexity_ = total;
+    positions_ = positions;
+    const T gv = static_cast<T>(g * v);
+    return (gv - total) / gv;
+  }
+
+  /// grad: [positions, G·V] += upstream·dL/dlogits =
+  /// upstream/N · p_nu (a_u - Σ_v a_v p_nv), a_v = dL/dp̄_v = perp_g (log(p̄_v+1e-7) + p̄_v/(p̄_v+1e-7)) / (G·V).
+  void backward(T upstream, input_type& grad) const {
+    const std::size_t g = options_.groups;
+    const std::size_t v = options_.vars;
+    require_shape(grad.shape(), probs_.shape(), "diversity_loss.grad");
+    std::vector<T> a(g * v);
+    const T gv = static_cast<T>(g * v);
+    for (std::size_t gi = 0; gi < g; ++gi) {
+      for (std::size_t i = 0; i < v; ++i) {
+        const T pm = mean_[gi * v + i];
+        a[gi * v + i] = perplexity_[gi] * (std::log(pm + T(1e-7)) + pm / (pm + T(1e-7))) / gv;
+      }
+    }
+    const T scale = upstream / static_cast<T>(positions_);
+    parallel_for(static_cast<std::int64_t>(positions_ * g), [&](std::int64_t ri) {
+      const auto r = static_cast<std::size_t>(ri);
+      const std::size_t gi = r % g;
+      const T* p = probs_.data() + r * v;
+      const T* ag = a.data() + gi * v;
+      T* out = grad.data() + r * v;
+      T dot = 0;
+      for (std::size_t i = 0; i < v; ++i) dot += ag[i] * p[i];
+      for (std::size_t i = 0; i < v; ++i) out[i] += scale * p[i] * (ag[i] - dot);
+    });
+  }
+
+  /// Σ_g perplexity of the last forward (fairseq's prob_perplexity, logged).
+  [[nodiscard]] T prob_perplexity() const { return prob_perplexity_; }
+  /// p̄ of the last forward: [G·V].
+  [[nodiscard]] const std::vector<T>& mean_probabilities() const { return mean_; }
+  [[nodiscard]] const diversity_loss_options& options() const { return options_; }
+
+ private:
+  diversity_loss_options options_;
+  tensor<T, 2> probs_;
+  std::vector<T> mean_, perplexity_;
+  T prob_perplexity_ = 0;
+  std::size_t positions_ = 0;
+};
+
+}  // namespace ecgssl

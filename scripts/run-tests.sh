@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test command (README and .ci/run call exactly this): builds and runs the whole suite in
+# the default preset (RelWithDebInfo; CUDA translation units too when nvcc is present), then
+# again under AddressSanitizer + UndefinedBehaviorSanitizer, then the fuzzers for a bounded time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${ECGSSL_JOBS:-$(nproc)}
+
+echo "== default preset: configure, build, test"
+cmake --preset default
+cmake --build --preset default -j "$jobs"
+ctest --preset default
+
+echo "== sanitize preset (ASan + UBSan): configure, build, test"
+cmake --preset sanitize
+cmake --build --preset sanitize -j "$jobs"
+ctest --preset sanitize

@@ -1,0 +1,16 @@
+// nvcc must accept every public header (CUDA translation units include them) and the .cuh files.
+#include <ecgssl/ecgssl.hpp>
+#include <ecgssl/cuda/flat_ops.cuh>
+
+#include <cstdio>
+
+__global__ void touch(float* out) { out[threadIdx.x] = ecgssl::random_stream(1, 2).uniform_float(threadIdx.x); }
+
+int main() {
+  // Host-side use of the same headers; no GPU needed to run this.
+  ecgssl::parameter_store<float> store;
+  store.add("w", {4});
+  store.allocate();
+  std::printf("nvcc compiled ecgssl %s (%zu parameters)\n", ECGSSL_VERSION_STRING, store.size());
+  return store.size() == 4 ? 0 : 1;
+}
