@@ -1,6 +1,7 @@
 // `ecgssl`: one program, one subcommand per task. Each subcommand is a function in
 // include/ecgssl/cli/ taking its arguments and output streams, so the tests drive exactly
 // the code the user runs.
+#include <ecgssl/cli/inspect.hpp>
 #include <ecgssl/version.hpp>
 
 #include <functional>
@@ -24,6 +25,10 @@ std::map<std::string, entry> subcommands() {
                                [](const std::vector<std::string>&, std::ostream& out, std::ostream&) {
                                  out << "ecgssl " << ECGSSL_VERSION_STRING << "\n";
                                  return 0;
+                               }});
+  all.emplace("inspect", entry{"show what WFDB / Challenge records hold (--json for JSON lines)",
+                               [](const std::vector<std::string>& a, std::ostream& out, std::ostream& err) {
+                                 return ecgssl::cli::run_inspect(a, out, err);
                                }});
   return all;
 }

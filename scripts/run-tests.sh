@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README and .ci/run call exactly this): builds and runs the whole suite in
 # the default preset (RelWithDebInfo; CUDA translation units too when nvcc is present), then
-# again under AddressSanitizer + UndefinedBehaviorSanitizer, then the fuzzers for a bounded time.
+# again under AddressSanitizer + UndefinedBehaviorSanitizer, then each libFuzzer target for a
+# bounded time (ECGSSL_FUZZ_SECONDS, default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${ECGSSL_JOBS:-$(nproc)}
@@ -15,3 +16,6 @@ echo "== sanitize preset (ASan + UBSan): configure, build, test"
 cmake --preset sanitize
 cmake --build --preset sanitize -j "$jobs"
 ctest --preset sanitize
+
+echo "== fuzzers (libFuzzer, clang, ASan + UBSan): ${ECGSSL_FUZZ_SECONDS:-60} s per target"
+bash fuzz/run.sh "${ECGSSL_FUZZ_SECONDS:-60}" build/fuzz

@@ -43,11 +43,12 @@ TEST_CASE("inspect json has one object per record with the header's values") {
   CHECK(a["age"] == 74.0);
   CHECK(a["sex"] == "Male");
   CHECK(a["dx"] == nlohmann::json::array({"59118001"}));
-  CHECK(a["labels"] == nlohmann::json::array());  // no label space wired yet
+  CHECK(a["labels"] == nlohmann::json::array({"CRBBB|RBBB"}));  // spec §2.3: 59118001 is class 5
   CHECK_FALSE(a.contains("samples"));
   const auto h = nlohmann::json::parse(lines[1]);
   CHECK(h["dx"] == nlohmann::json::array({"251146004", "426783006"}));
   CHECK(h["sex"] == "Female");
+  CHECK(h["labels"] == nlohmann::json::array({"LQRSV", "NSR"}));  // classes 11 and 14
 }
 
 TEST_CASE("inspect json samples are the first physical values of each lead") {

@@ -196,7 +196,7 @@ TEST_CASE("segments of the wrong shape after the transform are reported") {
 TEST_CASE("CMSC pairs: a batch of B pairs holds 2B segments, the two parts side by side") {
   const auto inner = make_source(9, 10);  // records r0..r3 with segments 0,1 and r4 with segment 0 only
   const auto pairs = std::make_shared<paired_source<in_memory_source>>(
-      paired_source<in_memory_source>::from_records(inner, [&](std::size_t i) -> const segment_meta& { return inner->meta(i); }));
+      paired_source<in_memory_source>::from_records(inner));
   REQUIRE(pairs->size() == 4);
   loader_options options;
   options.samples = 10;

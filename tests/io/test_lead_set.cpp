@@ -36,6 +36,8 @@ TEST_CASE("a user list of names keeps its order and normalises case") {
   CHECK(lead_set::parse(set.to_string()) == set);
   const std::vector<std::string> names{"I", "II", "V2"};
   CHECK(lead_set::from_names(std::span<const std::string>(names)) == lead_set::parse("3"));
+  CHECK(lead_set::from_names(names) == lead_set::parse("3"));
+  CHECK(lead_set::from_names({"avf", "I"}).to_string() == "aVF,I");
 }
 
 TEST_CASE("bad lead sets throw config errors that name the problem") {

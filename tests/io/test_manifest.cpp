@@ -1,3 +1,4 @@
+#include <ecgssl/core/philox.hpp>
 #include <ecgssl/io/manifest.hpp>
 
 #include <doctest/doctest.h>
@@ -125,4 +126,29 @@ TEST_CASE("find_files lists matching files recursively in sorted order") {
   CHECK(files[2] == root / "top.hea");
   std::filesystem::remove_all(root);
   CHECK_THROWS_AS((void)find_files(root, ".hea"), ecgssl::io_error);
+}
+
+TEST_CASE("random damage to a manifest gives an io_error or a manifest, nothing else") {
+  std::ostringstream out;
+  sample_manifest().write_csv(out);
+  const std::string good = out.str();
+  const std::string alphabet = ",\"\n\r ab0123456789.-";
+  ecgssl::random_stream rng(7, 1);
+  std::uint64_t draw = 0;
+  int errors = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string text = good;
+    const int edits = 1 + static_cast<int>(rng.below(draw++, 4));
+    for (int k = 0; k < edits; ++k) {
+      const std::size_t at = rng.below(draw++, static_cast<std::uint32_t>(text.size()));
+      text[at] = alphabet[rng.below(draw++, static_cast<std::uint32_t>(alphabet.size()))];
+    }
+    std::istringstream in(text);
+    try {
+      (void)manifest::read_csv(in, "damaged.csv");
+    } catch (const ecgssl::io_error&) {
+      ++errors;
+    }
+  }
+  CHECK(errors > 0);
 }

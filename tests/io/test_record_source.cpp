@@ -1,4 +1,5 @@
 // Tests of include/ecgssl/data/record_source.hpp (in the io program: there is no data test area).
+#include <ecgssl/data/paired_source.hpp>
 #include <ecgssl/data/record_source.hpp>
 
 #include <doctest/doctest.h>
@@ -80,4 +81,11 @@ TEST_CASE("record_source reports readers that disagree with the manifest") {
   CHECK_THROWS_AS(record_source(m, fake_reader, 2500, std::vector<std::size_t>{7}), config_error);
   const record_source only_third(make_manifest(), fake_reader, 2500, std::vector<std::size_t>{2});
   CHECK(only_third.size() == 1);
+}
+
+TEST_CASE("CMSC pairs over manifest records") {
+  const auto source = std::make_shared<const record_source>(make_manifest(), fake_reader);
+  const auto pairs = data::paired_source<record_source>::from_records(source);
+  REQUIRE(pairs.size() == 1);  // R1 has segments 0 and 1; R3 has one segment
+  CHECK(pairs.pair(0) == std::pair<std::size_t, std::size_t>{0, 1});
 }

@@ -48,6 +48,10 @@ TEST_CASE("dropout masks are a pure function of the stream, whatever the thread 
   d.forward(x, b);
   ecgssl::set_threads(threads);
   CHECK(a == b);
+  // Element i is kept iff draw i of the stream is >= p.
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if ((a(i) != 0.0f) != (rng.uniform_float(i) >= 0.5f)) FAIL("mask element ", i, " is not draw ", i);
+  }
   d.set_random_stream(ecgssl::random_stream(9, 2));
   d.forward(x, c);
   CHECK(a != c);

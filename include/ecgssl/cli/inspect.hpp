@@ -7,15 +7,18 @@
 /// JSON keys: record, path, fs, n_samples, n_leads, leads, units, gain, baseline, age (null if
 /// absent), sex, dx (SNOMED CT codes as strings), labels, invalid_samples, checksums_ok and,
 /// with --samples N, samples (one list per lead of the first N physical values, NaN as null).
-/// `labels` comes from `inspect_hooks::dx_to_labels`; it is an empty list until the label space
-/// (io/label_space.hpp) is wired in by the command-line front end.
+/// `labels` are the scored Challenge 2021 classes of the record's codes (spec §2.3), as
+/// abbreviations in class order ("CRBBB|RBBB" for an equivalence class); `inspect_hooks` can
+/// substitute another label space.
 
 #include <ecgssl/core/error.hpp>
+#include <ecgssl/io/challenge_labels.hpp>
 #include <ecgssl/io/wfdb_record.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <functional>
@@ -186,9 +189,26 @@ inline int run_inspect(const std::vector<std::string>& args, std::ostream& out, 
   return status;
 }
 
-/// As above, without label hooks (`labels` is an empty list).
+/// The scored Challenge 2021 classes of a list of SNOMED CT codes, in class order. Codes that
+/// are not decimal numbers or not scored are left out (inspect shows them under `dx`).
+inline std::vector<std::string> challenge_dx_labels(const std::vector<std::string>& dx) {
+  std::array<bool, io::challenge_class_count> present{};
+  for (const auto& text : dx) {
+    std::uint64_t code = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), code);
+    if (ec != std::errc{} || end != text.data() + text.size()) continue;
+    if (const auto c = io::challenge_class_of(code)) present[*c] = true;
+  }
+  std::vector<std::string> labels;
+  for (std::size_t c = 0; c < present.size(); ++c) {
+    if (present[c]) labels.emplace_back(io::challenge_class_abbreviation(c));
+  }
+  return labels;
+}
+
+/// As above, with the Challenge 2021 label space.
 inline int run_inspect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  return run_inspect(args, out, err, inspect_hooks{});
+  return run_inspect(args, out, err, inspect_hooks{&challenge_dx_labels});
 }
 
 }  // namespace ecgssl::cli

@@ -31,13 +31,13 @@ class paired_source {
     }
   }
 
-  /// CMSC pairs from the record id and segment index of every inner item (`meta_of(i)`).
-  template <class MetaOf>
-  static paired_source from_records(std::shared_ptr<const Inner> inner, MetaOf&& meta_of) {
+  /// CMSC pairs from the record id and segment index of every inner item (`inner->meta(i)`,
+  /// which in_memory_source and record_source provide).
+  static paired_source from_records(std::shared_ptr<const Inner> inner) {
     std::vector<io::segment_ref> refs;
     std::unordered_map<std::string, std::unordered_map<std::size_t, std::size_t>> index;
     for (std::size_t i = 0; i < inner->size(); ++i) {
-      const segment_meta& m = meta_of(i);
+      const auto& m = inner->meta(i);
       refs.push_back({m.record_id, m.segment});
       index[m.record_id][m.segment] = i;
     }

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "../core/error.hpp"
+#include "detail/text.hpp"
 
 namespace ecgssl::io {
 
@@ -27,25 +28,6 @@ inline constexpr std::size_t standard_lead_count = 12;
 inline constexpr std::array<std::string_view, standard_lead_count> canonical_lead_names{
     "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"};
 
-namespace detail {
-constexpr char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-constexpr bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-constexpr std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-constexpr bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
-}  // namespace detail
 
 /// The canonical slot (0..11) of a lead name, or nothing for a non-standard lead.
 /// Case and surrounding blanks are ignored: "AVR", "avr" and " aVR" are all slot 3.

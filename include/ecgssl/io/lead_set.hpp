@@ -56,6 +56,9 @@ class lead_set {
     if (set.slots_.empty()) throw config_error(where, "empty lead set", "at least one lead");
     return set;
   }
+  static lead_set from_names(const std::vector<std::string>& names, error_location where = at_field("leads")) {
+    return from_names(std::span<const std::string>(names), std::move(where));
+  }
   static lead_set from_names(std::initializer_list<std::string_view> names,
                              error_location where = at_field("leads")) {
     return from_names(std::span<const std::string_view>(names.begin(), names.size()), std::move(where));

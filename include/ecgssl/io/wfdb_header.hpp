@@ -11,6 +11,7 @@
 /// undefined and in practice marks a broken header, so the user should decide.
 
 #include <ecgssl/core/error.hpp>
+#include <ecgssl/io/detail/text.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -127,12 +128,6 @@ namespace detail {
 }
 
 inline constexpr const char* wfdb_supported_formats = "8, 16, 24, 32, 61, 80, 160, 212, 310 or 311";
-
-[[nodiscard]] inline std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 /// Shows a token in an error message without flooding it (headers may contain binary garbage).
 [[nodiscard]] inline std::string quote_token(std::string_view token) {

@@ -109,6 +109,8 @@ struct per_thread_workspace {
     }
   }
   T* get() { return buffers[thread_index()].data(); }
+  std::vector<T> shared_cols;  // im2col of a chunk of samples (weight gradient)
+  std::vector<T> shared_dy;    // the matching output-gradient columns
 };
 
 }  // namespace ecgssl::nn::detail
@@ -120,6 +122,8 @@ struct implementation<nn::detail::conv1d_op, host> {
   using geometry = nn::detail::conv1d_geometry;
   template <class T>
   using workspace = nn::detail::per_thread_workspace<T>;
+  /// Upper bound on the elements of the weight-gradient im2col buffer (fixes the chunking).
+  static constexpr std::size_t weight_chunk_elements = std::size_t{1} << 22;
 
   /// y[b, g-block] = W_g cols(x_b, g) (+ bias). x: [B, Cin, T], w: [Cout, Cin_g, K], y: [B, Cout, T'].
   template <class T>
@@ -168,17 +172,36 @@ struct implementation<nn::detail::conv1d_op, host> {
       });
     }
     if (dw != nullptr) {
-      // One group per task; the batch is summed in order inside it (deterministic). With one
-      // group the loop is serial and Eigen threads each GEMM instead.
-      parallel_for(static_cast<std::int64_t>(g.groups), [&](std::int64_t g64) {
-        const auto group = static_cast<std::size_t>(g64);
-        T* cols = ws.get();
+      // dw_g += dy_g[Cout_g, n*T'] cols_g[patch, n*T']^T over chunks of n samples: one large
+      // GEMM per (group, chunk) instead of many thin ones. The chunk size depends only on the
+      // shapes (not on the thread count), so the summation order is fixed.
+      const std::size_t per_sample = g.patch() * g.out_length;
+      const std::size_t chunk = std::clamp<std::size_t>(weight_chunk_elements / std::max<std::size_t>(per_sample, 1),
+                                                        1, g.batch);
+      auto& cols = ws.shared_cols;
+      auto& dys = ws.shared_dy;
+      if (cols.size() < chunk * per_sample) cols.resize(chunk * per_sample);
+      if (dys.size() < chunk * g.out_per_group() * g.out_length) dys.resize(chunk * g.out_per_group() * g.out_length);
+      const auto width = static_cast<Eigen::Index>(g.out_length);
+      for (std::size_t group = 0; group < g.groups; ++group) {
         auto dwg = as_matrix(dw + group * g.out_per_group() * g.patch(), cout_g, patch);
-        for (std::size_t b = 0; b < g.batch; ++b) {
-          nn::detail::im2col(g, x + b * g.in_channels * g.length, group, cols);
-          dwg.noalias() += dy_block(b, group) * as_matrix(static_cast<const T*>(cols), patch, out).transpose();
+        for (std::size_t b0 = 0; b0 < g.batch; b0 += chunk) {
+          const std::size_t n = std::min(chunk, g.batch - b0);
+          const auto cols_width = static_cast<Eigen::Index>(n) * width;
+          // Column block j of the chunk matrices belongs to sample b0 + j.
+          parallel_for(static_cast<std::int64_t>(n), [&](std::int64_t j64) {
+            const auto j = static_cast<std::size_t>(j64);
+            T* scratch = ws.get();
+            nn::detail::im2col(g, x + (b0 + j) * g.in_channels * g.length, group, scratch);
+            as_matrix(cols.data(), patch, cols_width).middleCols(static_cast<Eigen::Index>(j) * width, width) =
+                as_matrix(static_cast<const T*>(scratch), patch, width);
+            as_matrix(dys.data(), cout_g, cols_width).middleCols(static_cast<Eigen::Index>(j) * width, width) =
+                dy_block(b0 + j, group);
+          });
+          dwg.noalias() += as_matrix(static_cast<const T*>(dys.data()), cout_g, cols_width) *
+                           as_matrix(static_cast<const T*>(cols.data()), patch, cols_width).transpose();
         }
-      });
+      }
     }
     if (db != nullptr) {
       using acc = accumulator_t<T>;

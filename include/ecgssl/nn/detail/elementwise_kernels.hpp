@@ -56,8 +56,14 @@ struct implementation<nn::detail::dropout_op, host> {
     const T keep = static_cast<T>(1.0 / (1.0 - p));
     const float threshold = static_cast<float>(p);
     nn::detail::for_chunks(n, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t i = begin; i < end; ++i) {
-        scale[i] = rng.uniform_float(i) >= threshold ? keep : T(0);
+      // Chunks start at multiples of 4, so each Philox block (4 draws) is computed once.
+      for (std::size_t i = begin; i < end; i += 4) {
+        const auto words = rng.block(i >> 2);
+        for (std::size_t k = 0; k < 4 && i + k < end; ++k) {
+          // Same value as rng.uniform_float(i + k).
+          const float u = static_cast<float>(words[k] >> 8) * 0x1.0p-24f;
+          scale[i + k] = u >= threshold ? keep : T(0);
+        }
       }
     });
   }
