@@ -83,7 +83,7 @@ TEST_CASE("wfdb_dataset: empty folder and all-skipped folder are clear errors") 
 }
 
 TEST_CASE("W2V+CMSC+RLM on real records: the loss decreases") {
-  set_threads(2);
+  set_threads(1);
   const wfdb_dataset data(records_dir);
   paper_objective objective(tiny::options());
   pretrainer<paper_objective, pair_source> trainer(objective, data.pairs(), small_run(3, 1e-3));
@@ -104,7 +104,7 @@ TEST_CASE("W2V+CMSC+RLM on real records: the loss decreases") {
 }
 
 TEST_CASE("same seed and thread count give the same loss curve bit for bit") {
-  set_threads(2);
+  set_threads(1);
   const wfdb_dataset data(records_dir);
   const auto run = [&](std::uint64_t seed) {
     paper_objective objective(tiny::options());
@@ -117,7 +117,7 @@ TEST_CASE("same seed and thread count give the same loss curve bit for bit") {
 }
 
 TEST_CASE("a run resumed from the checkpoint of update k continues exactly as the uninterrupted run") {
-  set_threads(2);
+  set_threads(1);
   const wfdb_dataset data(records_dir);
   auto options = small_run(11);
   options.update_freq = 2;  // two micro-batches per update: 4 updates cross an epoch (8 pairs, 2 per batch)
@@ -146,7 +146,7 @@ TEST_CASE("a run resumed from the checkpoint of update k continues exactly as th
 }
 
 TEST_CASE("resume refuses another configuration and a corrupt file, leaving the trainer unchanged") {
-  set_threads(2);
+  set_threads(1);
   const wfdb_dataset data(records_dir);
   const auto path = scratch("config.safetensors");
   {
@@ -176,7 +176,7 @@ TEST_CASE("resume refuses another configuration and a corrupt file, leaving the 
 }
 
 TEST_CASE("a failing checkpoint write is an io_error and keeps the previous checkpoint") {
-  set_threads(2);
+  set_threads(1);
   const wfdb_dataset data(records_dir);
   paper_objective objective(tiny::options());
   pretrainer<paper_objective, pair_source> trainer(objective, data.pairs(), small_run(5));
