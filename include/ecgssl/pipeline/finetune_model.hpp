@@ -111,6 +111,10 @@ class finetune_model {
     set_training(true);
   }
 
+  // Layers hold handles into the store: the model stays where it was built.
+  finetune_model(const finetune_model&) = delete;
+  finetune_model& operator=(const finetune_model&) = delete;
+
   [[nodiscard]] const finetune_model_options& options() const { return options_; }
   [[nodiscard]] parameter_store<T>& store() { return store_; }
   [[nodiscard]] const parameter_store<T>& store() const { return store_; }
