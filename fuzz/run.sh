@@ -9,10 +9,11 @@ build="${2:-$root/build-fuzz}"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DECGSSL_BUILD_FUZZERS=ON -DECGSSL_BUILD_TESTS=OFF -DECGSSL_BUILD_EXAMPLES=OFF \
   -DECGSSL_BUILD_BENCHMARKS=OFF -DECGSSL_WITH_CUDA=OFF >/dev/null
-cmake --build "$build" --target fuzz_wfdb_header fuzz_wfdb_formats fuzz_wfdb_record -j1
+cmake --build "$build" --target fuzz_wfdb_header fuzz_wfdb_formats fuzz_wfdb_record fuzz_safetensors -j1
 
 corpus="$build/corpus"
-mkdir -p "$corpus/header" "$corpus/record" "$corpus/formats" "$build/artifacts"
+mkdir -p "$corpus/header" "$corpus/record" "$corpus/formats" "$corpus/safetensors" "$build/artifacts"
+cp "$root"/tests/data/io/checkpoints/*.safetensors "$corpus/safetensors/"
 records="$root/tests/data/records"
 # Headers as they are; records as header + NUL + the first 2 KiB of the first signal file.
 while IFS= read -r hea; do
@@ -37,4 +38,7 @@ for target in header formats record; do
   "$build/fuzz/fuzz_wfdb_$target" "$corpus/$target" -max_total_time="$seconds" -rss_limit_mb=2048 \
     -timeout=10 -artifact_prefix="$build/artifacts/${target}-" -print_final_stats=1 || status=1
 done
+echo "== fuzz_safetensors for ${seconds}s"
+"$build/fuzz/fuzz_safetensors" "$corpus/safetensors" -max_total_time="$seconds" -rss_limit_mb=2048 \
+  -timeout=10 -artifact_prefix="$build/artifacts/safetensors-" -print_final_stats=1 || status=1
 exit $status

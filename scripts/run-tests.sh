@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${ECGSSL_JOBS:-$(nproc)}
+# Let ccache reuse objects compiled in another checkout of the same sources (paths relative to
+# the checkout; the build directory is not part of the hash).
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 
 echo "== default preset: configure, build, test"
 cmake --preset default

@@ -15,8 +15,8 @@ Run with the pyenv `python3` (it has safetensors and numpy), from the repository
 
     python3 tools/make_checkpoint_fixtures.py --read FILE
         Loads FILE (a checkpoint written by the C++ test; the test case "checkpoint bytes equal the
-        reference writer's" saves it as cpp_written.safetensors in the test's working directory,
-        build/tests/) with the reference package and checks every tensor and the metadata against
+        reference writer's" saves it as ecgssl_cpp_written.safetensors in the system temporary
+        directory, usually /tmp/) with the reference package and checks every tensor and the metadata against
         the expected values below. Exit status 0 = the reference package reads the C++ file
         correctly.
 

@@ -114,6 +114,19 @@ def cmsc(rng):
     loss.backward()
     save("cmsc_loss", np.array([loss.item()]))
     save("cmsc_grad", xt.grad)
+    # The Jan-2022 criterion: mean over rows of each row's mean over its positives.
+    xt3 = leaf(x)
+    g3 = xt3.sum(dim=1) / (xt3 != 0).sum(dim=1)
+    g3 = g3 / torch.clamp(g3.detach().norm(dim=1, keepdim=True), min=1e-8)
+    lam = g3[torch.tensor(seg == 0)] @ g3[torch.tensor(seg == 1)].t() / tau
+    neg_row = -F.log_softmax(lam, dim=1)
+    neg_col = -F.log_softmax(lam.t(), dim=1)
+    row3 = torch.stack([neg_row[i][positive[i]].mean() for i in range(lam.shape[0])]).mean()
+    col3 = torch.stack([neg_col[j][positive.t()[j]].mean() for j in range(lam.shape[1])]).mean()
+    loss3 = row3 / 2 + col3 / 2
+    loss3.backward()
+    save("cmsc_rowmean_loss", np.array([loss3.item()]))
+    save("cmsc_rowmean_grad", xt3.grad)
     # The paper's Eq. 3: NT-Xent over [A; B], the i-th A and i-th B positive, same detached norm.
     xt2 = leaf(x)
     g2 = xt2.sum(dim=1) / (xt2 != 0).sum(dim=1)
@@ -143,6 +156,26 @@ def nt_xent(rng):
     loss.backward()
     save("ntxent_loss", np.array([loss.item()]))
     save("ntxent_grad", zt.grad)
+    # fairseq-signals' simclr / 3kg criteria: z / max(stopgrad ||z||, 1e-8); every ordered pair
+    # (i, j) of equal identity is a cross-entropy of s_ij against the rows of other identities
+    # of row i; summed and divided by the number of pairs (their sample_size).
+    for tag, ids in (("adjacent", np.array([0, 0, 1, 1, 2, 2, 3, 3])),
+                     ("identities", np.array([4, 7, 4, 9, 7, 4, 2, 9]))):
+        zt = leaf(z)
+        zh = zt / torch.clamp(zt.detach().norm(dim=1, keepdim=True), min=1e-8)
+        sim = zh @ zh.t() / 0.1
+        terms = []
+        for i in range(len(ids)):
+            negatives = [k for k in range(len(ids)) if ids[k] != ids[i]]
+            for j in range(len(ids)):
+                if j != i and ids[j] == ids[i]:
+                    row = torch.cat([sim[i, j].view(1), sim[i, negatives]])
+                    terms.append(-F.log_softmax(row, dim=0)[0])
+        loss = torch.stack(terms).sum() / len(terms)
+        loss.backward()
+        save(f"ntxent_{tag}_ids", ids)
+        save(f"ntxent_{tag}_loss", np.array([loss.item()]))
+        save(f"ntxent_{tag}_grad", zt.grad)
 
 
 def wav2vec2(rng):

@@ -84,6 +84,7 @@
 #include "signal/derive_limb_leads.hpp"
 #include "signal/emg_noise.hpp"
 #include "signal/fixed_crop.hpp"
+#include "signal/physio_augmentation.hpp"
 #include "signal/powerline_noise.hpp"
 #include "signal/random_crop.hpp"
 #include "signal/require_finite.hpp"

@@ -3,10 +3,14 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 using ecgssl::io_error;
 using ecgssl::parameter_store;
@@ -70,14 +74,17 @@ TEST_CASE("checkpoint bytes equal the reference writer's") {
   REQUIRE(!expected.empty());
   CHECK(ckpt.file().serialize() == expected);
 
-  // Left in the working directory for `tools/make_checkpoint_fixtures.py --read`.
-  ckpt.save("cpp_written.safetensors");
-  CHECK(read_bytes("cpp_written.safetensors") == expected);
+  // Left behind for `tools/make_checkpoint_fixtures.py --read /tmp/ecgssl_cpp_written.safetensors`.
+  const std::string written = (std::filesystem::temp_directory_path() / "ecgssl_cpp_written.safetensors").string();
+  ckpt.save(written);
+  CHECK(read_bytes(written) == expected);
 }
 
 TEST_CASE("checkpoint round trip restores parameters, optimizer state, trainer scalars and config") {
-  reference_checkpoint().save("roundtrip.safetensors");
-  const auto loaded = checkpoint::load("roundtrip.safetensors");
+  const auto path = std::filesystem::temp_directory_path() / ("ecgssl_roundtrip_" + std::to_string(::getpid()) + ".safetensors");
+  reference_checkpoint().save(path);
+  const auto loaded = checkpoint::load(path);
+  std::filesystem::remove(path);
 
   parameter_store<double> store;  // F32 file into a double model: widening is exact
   declare(store);

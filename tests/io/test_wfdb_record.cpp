@@ -370,3 +370,60 @@ TEST_CASE("sample count is inferred from the file when the header omits it") {
   CHECK(rec.n_samples == 2);
   CHECK(rec.digital(1, 1) == 4);
 }
+
+TEST_CASE("variable-layout multi-segment record with a null segment") {
+  // Hand-made record following WFDB header(5): a layout segment naming ECG (100/mV) and ABP
+  // (10(5)/mmHg), segment A with both signals, a one-sample null segment, and segment B with
+  // ECG only at another gain (50/mV).
+  const auto dir = scratch("layout");
+  write_file(dir / "m.hea", "m/4 2 100 6\nm_layout 0\nsegA 2\n~ 1\nsegB 3\n");
+  write_file(dir / "m_layout.hea", "m_layout 2 100 0\n~ 0 100/mV 16 0 0 0 0 ECG\n~ 16 10(5)/mmHg 16 0 0 0 0 ABP\n");
+  write_file(dir / "segA.hea", "segA 2 100 2\nsegA.dat 16 100/mV 16 0 0 0 0 ECG\nsegA.dat 16 10(5)/mmHg 16 0 0 0 0 ABP\n");
+  write_file(dir / "segA.dat", std::string("\x64\x00\x0f\x00\xc8\x00\x19\x00", 8));  // (100, 15), (200, 25)
+  write_file(dir / "segB.hea", "segB 1 100 3\nsegB.dat 16 50/mV 16 0 0 0 0 ECG\n");
+  write_file(dir / "segB.dat", std::string("\x32\x00\xce\xff\x64\x00", 6));  // 50, -50, 100
+  const auto rec = read_record((dir / "m").string());
+  CHECK(rec.n_samples == 6);
+  CHECK(rec.leads == std::vector<std::string>{"ECG", "ABP"});
+  CHECK(rec.units == std::vector<std::string>{"mV", "mmHg"});
+  CHECK(rec.gains == std::vector<double>{100.0, 10.0});
+  CHECK(rec.baselines == std::vector<std::int32_t>{0, 5});
+  const double nan = std::nan("");
+  const std::vector<double> ecg = {1.0, 2.0, nan, 1.0, -1.0, 2.0};
+  const std::vector<double> abp = {1.0, 2.0, nan, nan, nan, nan};
+  const std::vector<std::int32_t> ecg_digital = {100, 200, -32768, 100, -100, 200};  // B re-quantised to 100/mV
+  for (std::size_t t = 0; t < 6; ++t) {
+    CAPTURE(t);
+    CHECK(same_physical(rec.physical(0, t), ecg[t]));
+    CHECK(same_physical(rec.physical(1, t), abp[t]));
+    CHECK(rec.digital(0, t) == ecg_digital[t]);
+  }
+  CHECK(rec.digital(1, 1) == 25);
+  CHECK(rec.digital(1, 4) == -32768);
+  CHECK(rec.invalid_per_lead == std::vector<std::int64_t>{1, 4});
+  CHECK(rec.invalid_samples == 5);
+  // A segment whose header disagrees with the master header's segment length.
+  write_file(dir / "bad.hea", "bad/2 1 100 5\nsegA 2\nsegB 3\n");
+  write_file(dir / "segB.hea", "segB 1 100 2\nsegB.dat 16 50/mV 16 0\n");
+  const auto msg = message_of<ecgssl::io_error>([&] { (void)read_record((dir / "bad").string()); });
+  CHECK(msg.find("bad.hea:3") != std::string::npos);
+  CHECK(msg.find("'segment length'") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("null signals are all invalid") {
+  // "~" as file name or format 0 (WFDB header(5)): nothing stored, every sample invalid.
+  const std::vector<unsigned char> bytes = {7, 0, 8, 0, 9, 0};
+  const auto h = ecgssl::io::parse_wfdb_header("r 3 100 3\nr.dat 16 1 16 0 0 0 0 a\nx.dat 0 1 0 0 0 0 0 b\n~ 16 1 16 0 0 0 0 c\n");
+  CHECK(h.signals[1].is_null());
+  CHECK(h.signals[2].is_null());
+  wfdb_record rec;
+  ecgssl::io::decode_record(h, [&](const auto&) { return std::span<const unsigned char>(bytes); }, rec);
+  CHECK(rec.physical(0, 2) == 9.0);
+  for (std::size_t t = 0; t < 3; ++t) {
+    CHECK(std::isnan(rec.physical(1, t)));
+    CHECK(std::isnan(rec.physical(2, t)));
+    CHECK(rec.digital(1, t) == -32768);
+  }
+  CHECK(rec.invalid_per_lead == std::vector<std::int64_t>{0, 3, 3});
+}

@@ -113,6 +113,35 @@ TEST_CASE("arcface on one sample follows the formula by hand") {
   CHECK(loss.forward(x) == doctest::Approx(std::log(std::exp(y0) + std::exp(f1)) - f1).epsilon(1e-12));
 }
 
+TEST_CASE("arcface initialises W as the reference: uniform rows renormed to unit norm") {
+  parameter_store<double> store;
+  arcface<double> loss(50, 16);
+  loss.declare_parameters(store, "head.");
+  store.allocate();
+  loss.initialize(5);
+  auto w = store.values("head.weight");
+  double lo = 1, hi = -1;
+  for (std::size_t c = 0; c < 50; ++c) {
+    double sq = 0;
+    for (std::size_t d = 0; d < 16; ++d) sq += w[c * 16 + d] * w[c * 16 + d];
+    // 1e5·1e-5·norm/(norm+1e-7): unit up to 1e-7/norm.
+    CHECK(std::sqrt(sq) == doctest::Approx(1.0).epsilon(1e-6));
+    for (std::size_t d = 0; d < 16; ++d) {
+      lo = std::min(lo, w[c * 16 + d]);
+      hi = std::max(hi, w[c * 16 + d]);
+    }
+  }
+  CHECK(lo < 0.0);
+  CHECK(hi > 0.0);
+  // Deterministic in the seed, the same through the static form; a bound W must use that.
+  std::vector<double> own(50 * 16);
+  arcface<double>::initialize_weights(own, 50, 16, 5);
+  CHECK(std::equal(own.begin(), own.end(), w.begin()));
+  arcface<double> bound(2, 2);
+  CHECK_THROWS_AS(bound.initialize(1), config_error);
+  CHECK_THROWS_AS(arcface<double>::initialize_weights(own, 2, 2, 1), shape_error);
+}
+
 TEST_CASE("arcface rejects bad labels, shapes and missing weights") {
   arcface<double> loss(3, 2);
   const std::vector<std::int64_t> bad{3};

@@ -79,6 +79,10 @@ TEST_CASE("bce_with_logits rejects bad targets and shapes") {
   loss.set_targets(targets);
   tensor<double, 2> logits = xt::zeros<double>({2, 2});
   CHECK_THROWS_AS(loss.forward(logits), shape_error);
+  tensor<double, 2> no_targets = xt::zeros<double>({0, 2});
+  bce_with_logits<double> empty;
+  empty.set_targets(no_targets);
+  CHECK_THROWS_AS(empty.forward(no_targets), shape_error);
   tensor<double, 2> nan_logits = {{std::nan(""), 0.0}};
   CHECK_THROWS_AS(loss.forward(nan_logits), data_error);
 }

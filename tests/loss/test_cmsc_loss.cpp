@@ -38,6 +38,31 @@ TEST_CASE("cmsc_loss matches PyTorch in the reference form and the paper's 2N fo
   CHECK(loss.positives() == 6);  // record 10: 2x2 pairs, records 11 and 12: one each
 }
 
+TEST_CASE("cmsc_loss per-row-mean reduction (Jan 2022 criterion) matches PyTorch") {
+  const auto x = load_tensor<double, 3>("cmsc_x");
+  cmsc_options options;
+  options.reduction = cmsc_reduction::per_row_mean;
+  cmsc_loss<double> loss(options);
+  loss.set_targets(load_ids("cmsc_records"), load_ids("cmsc_segments"));
+  const double value = loss.forward(x);
+  CHECK(relative(value, load_scalar("cmsc_rowmean_loss")) < 1e-12);
+  CHECK(relative(value, load_scalar("cmsc_loss")) > 1e-6);  // extra positives make the forms differ
+  tensor<double, 3> grad = xt::zeros<double>(x.shape());
+  loss.backward(1.0, grad);
+  CHECK(scaled_difference(grad, load_tensor<double, 3>("cmsc_rowmean_grad")) < 1e-10);
+  // With one positive per row the two reductions agree.
+  const std::vector<std::int64_t> records{1, 1, 2, 2, 3, 3, 4, 4};
+  const std::vector<std::int64_t> segments{0, 1, 0, 1, 0, 1, 0, 1};
+  loss.set_targets(records, segments);
+  cmsc_loss<double> all;
+  all.set_targets(records, segments);
+  CHECK(loss.forward(x) == doctest::Approx(all.forward(x)).epsilon(1e-13));
+  // A row without a partner is an error for this reduction (the reference returns NaN).
+  const std::vector<std::int64_t> unmatched{1, 1, 2, 5, 3, 3, 4, 4};
+  loss.set_targets(unmatched, segments);
+  CHECK_THROWS_AS(loss.forward(x), data_error);
+}
+
 TEST_CASE("cmsc_loss pools with the element-wise non-zero count") {
   // One pair; segment 0 has a zero at frame 1 of dim 0, so that column is averaged over 1 frame.
   tensor<double, 3> x = {{{2.0, 1.0}, {0.0, 3.0}}, {{1.0, 1.0}, {1.0, 1.0}}};

@@ -50,3 +50,19 @@ TEST_CASE("diversity_loss rejects logits whose width is not G*V") {
   tensor<double, 2> logits = xt::zeros<double>({3, 100});
   CHECK_THROWS_AS(loss.forward(logits), shape_error);
 }
+
+TEST_CASE("diversity_loss is bit-identical across thread counts") {
+  tensor<float, 2> logits = xt::zeros<float>({1000, 640});
+  const random_stream rng(9, 0);
+  for (std::size_t i = 0; i < logits.size(); ++i) logits.data()[i] = static_cast<float>(rng.normal(i));
+  const int all = max_threads();
+  set_threads(1);
+  diversity_loss<float> a;
+  const float one = a.forward(logits);
+  set_threads(std::max(all, 2));
+  diversity_loss<float> b;
+  const float many = b.forward(logits);
+  set_threads(all);
+  CHECK(one == many);
+  CHECK(a.mean_probabilities() == b.mean_probabilities());
+}

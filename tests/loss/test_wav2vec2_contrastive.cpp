@@ -150,6 +150,8 @@ TEST_CASE("wav2vec2_contrastive rejects bad negatives, codes and too few frames"
   wav2vec2_contrastive<double> plain;
   contrastive_input<double> one{xt::ones<double>({2, 1, 4}), xt::ones<double>({2, 1, 4})};
   CHECK_THROWS_AS(plain.forward(one), shape_error);
+  contrastive_input<double> empty{xt::ones<double>({0, 3, 4}), xt::ones<double>({0, 3, 4})};
+  CHECK_THROWS_AS(plain.forward(empty), shape_error);
   contrastive_input<double> mismatched{xt::ones<double>({2, 3, 4}), xt::ones<double>({2, 3, 5})};
   CHECK_THROWS_AS(plain.forward(mismatched), shape_error);
 }

@@ -4,12 +4,14 @@
 #include <ecgssl/core/parameter_store.hpp>
 #include <ecgssl/core/philox.hpp>
 #include <ecgssl/core/tensor.hpp>
+#include <ecgssl/core/threading.hpp>
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "support/gradient_check.hpp"
@@ -99,6 +101,40 @@ void require_close(const ecgssl::tensor<T, N>& actual, const std::string& name, 
 template <class T>
 void require_close(std::span<T> actual, const std::string& name, double rtol) {
   require_close(actual.data(), actual.size(), name, rtol);
+}
+
+/// Runs make() -> layer, forward and backward (dy = y) with `threads` threads; returns y, dx and
+/// the parameter gradients, for bitwise comparisons across thread counts.
+template <class Make, class Input>
+auto run_with_threads(Make make, const Input& x, int threads, std::uint64_t seed = 5) {
+  using layer_t = decltype(make());
+  using T = typename layer_t::scalar_type;
+  const int saved = ecgssl::max_threads();
+  ecgssl::set_threads(threads);
+  ecgssl::parameter_store<T> store;
+  layer_t layer = make();
+  layer.declare_parameters(store, "");
+  store.allocate();
+  randomize(store, seed);
+  typename layer_t::output_type y;
+  layer.forward(x, y);
+  Input dx(x.shape());
+  std::fill(dx.data(), dx.data() + dx.size(), T(0));
+  layer.backward(y, dx);
+  ecgssl::set_threads(saved);
+  std::vector<T> grads(store.grads().begin(), store.grads().end());
+  return std::tuple{y, dx, grads};
+}
+
+/// The layer gives bit-identical results with 1 thread and with 4 (the determinism rule of
+/// core/threading.hpp).
+template <class Make, class Input>
+void require_thread_independent(Make make, const Input& x) {
+  const auto one = run_with_threads(make, x, 1);
+  const auto many = run_with_threads(make, x, 4);
+  CHECK(std::get<0>(one) == std::get<0>(many));
+  CHECK(std::get<1>(one) == std::get<1>(many));
+  CHECK(std::get<2>(one) == std::get<2>(many));
 }
 
 }  // namespace nn_test

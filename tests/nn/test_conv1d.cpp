@@ -156,3 +156,22 @@ TEST_CASE("conv1d matches torch.nn.Conv1d (float)") {
     if (c.o.bias) nn_test::require_close(conv.bias().grad(), n + "/dbias", 1e-4);
   }
 }
+
+TEST_CASE("conv1d results do not depend on the thread count, and dx can be skipped") {
+  // Large enough that every loop runs in parallel: 6 samples, 3 groups, pos-conv-like kernel.
+  auto x = nn_test::random_tensor<float, 3>({6, 12, 40}, 82);
+  nn_test::require_thread_independent([] { return conv1d<float>(conv1d_options{12, 12, 8, 1, 4, 1, 3, true}); }, x);
+  nn_test::require_thread_independent([] { return conv1d<float>(conv1d_options{12, 16, 2, 2, 0, 1, 1, false}); }, x);
+  ecgssl::parameter_store<float> store;
+  conv1d<float> conv(conv1d_options{12, 4, 2, 2, 0, 1, 1, false});
+  conv.declare_parameters(store, "");
+  store.allocate();
+  nn_test::randomize(store, 3);
+  conv.set_input_gradient(false);
+  ecgssl::tensor<float, 3> y;
+  conv.forward(x, y);
+  ecgssl::tensor<float, 3> dx = xt::zeros<float>(x.shape());
+  conv.backward(y, dx);
+  CHECK(dx == xt::zeros<float>(x.shape()));
+  CHECK(conv.weight().grad()[0] != 0.0f);
+}

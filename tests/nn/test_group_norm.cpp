@@ -75,3 +75,9 @@ TEST_CASE("group_norm matches torch.nn.GroupNorm (float)") {
     nn_test::require_close(gn.bias().grad(), c + "/dbias", 1e-4);
   }
 }
+
+TEST_CASE("group_norm results do not depend on the thread count") {
+  auto x = nn_test::random_tensor<float, 3>({4, 16, 300}, 62);
+  nn_test::require_thread_independent([] { return group_norm<float>(16, 16); }, x);
+  nn_test::require_thread_independent([] { return group_norm<float>(4, 16); }, x);
+}

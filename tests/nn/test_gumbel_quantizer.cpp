@@ -191,3 +191,30 @@ TEST_CASE("straight-through training gradient equals the gradient of the soft Gu
         expected[(g * V + std::size_t(f.q.codes()[n * G + g])) * (D / G) + c] += w(n, g * D / G + c);
   for (std::size_t i = 0; i < e->size; ++i) CHECK(grads[e->offset + i] == doctest::Approx(expected[i]).epsilon(1e-14));
 }
+
+#include "model/model_fixtures.hpp"
+
+TEST_CASE("training quantizer matches PyTorch gumbel_softmax(hard) with explicit noise") {
+  ecgssl::parameter_store<float> store;
+  ecgssl::nn::gumbel_quantizer<float> q({.input_dim = 16, .groups = 2, .codes = 8, .vq_dim = 12});
+  q.declare_parameters(store, "");
+  store.allocate();
+  model_test::load_parameter(store, "vars", "quantizer", "vars");
+  model_test::load_parameter(store, "weight_proj.weight", "quantizer", "weight");
+  model_test::load_parameter(store, "weight_proj.bias", "quantizer", "bias");
+  q.set_training(true);
+  q.set_num_updates(1000);
+  q.set_gumbel_noise(model_test::load<float, 2>("quantizer", "noise"));
+  const auto x = model_test::load<float, 2>("quantizer", "x");
+  tensor<float, 2> out;
+  q.forward(x, out);
+  model_test::require_close(out.data(), "quantizer", "q", 1e-5);
+  CHECK(q.prob_perplexity() == doctest::Approx(model_test::read("quantizer", "prob_perplexity").values[0]).epsilon(1e-5));
+  CHECK(q.code_perplexity() == doctest::Approx(model_test::read("quantizer", "code_perplexity").values[0]).epsilon(1e-5));
+  tensor<float, 2> dx = xt::zeros<float>(x.shape());
+  q.backward(model_test::load<float, 2>("quantizer", "dq"), 0.5f, dx);
+  model_test::require_close(dx.data(), "quantizer", "dx", 1e-4);
+  model_test::require_close(store.grads("vars").data(), "quantizer", "dvars", 1e-4);
+  model_test::require_close(store.grads("weight_proj.weight").data(), "quantizer", "dweight", 1e-4);
+  model_test::require_close(store.grads("weight_proj.bias").data(), "quantizer", "dbias", 1e-4);
+}

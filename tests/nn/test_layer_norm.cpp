@@ -86,3 +86,8 @@ TEST_CASE("layer_norm matches torch.nn.LayerNorm (float, eps 1e-6 and 1e-5)") {
     nn_test::require_close(ln.bias().grad(), c + "/dbias", 1e-4);
   }
 }
+
+TEST_CASE("layer_norm results do not depend on the thread count") {
+  auto x = nn_test::random_tensor<float, 3>({4, 30, 200}, 23);
+  nn_test::require_thread_independent([] { return layer_norm<float>(200, 1e-6); }, x);
+}

@@ -135,3 +135,20 @@ TEST_CASE("linear matches torch.nn.Linear (float)") {
   nn_test::require_close(fc.weight().grad(), "linear/dweight", 1e-4);
   nn_test::require_close(fc.bias().grad(), "linear/dbias", 1e-4);
 }
+
+TEST_CASE("linear results do not depend on the thread count, and dx can be skipped") {
+  auto x = nn_test::random_tensor<float, 3>({4, 50, 64}, 13);
+  nn_test::require_thread_independent([] { return linear<float>(64, 96); }, x);
+  ecgssl::parameter_store<float> store;
+  linear<float> fc(64, 8);
+  fc.declare_parameters(store, "");
+  store.allocate();
+  nn_test::randomize(store, 3);
+  fc.set_input_gradient(false);
+  ecgssl::tensor<float, 3> y;
+  fc.forward(x, y);
+  ecgssl::tensor<float, 3> dx = xt::zeros<float>(x.shape());
+  fc.backward(y, dx);
+  CHECK(dx == xt::zeros<float>(x.shape()));
+  CHECK(fc.weight().grad()[0] != 0.0f);
+}

@@ -186,3 +186,38 @@ TEST_CASE("attention rejects bad options and inputs with typed errors") {
   tensor<double, 3> y;
   CHECK_THROWS_AS(layer.forward(random_input(1, 3, 6, 1), y), ecgssl::shape_error);
 }
+
+#include "model/model_fixtures.hpp"
+
+namespace {
+void attention_parity(const std::string& test_case, bool legacy, bool padding) {
+  using ecgssl::tensor;
+  ecgssl::parameter_store<float> store;
+  ecgssl::nn::multi_head_attention<float> layer({.dim = 16, .heads = 4, .attention_dropout = 0.2,
+                                                 .legacy_batch_axis = legacy});
+  layer.declare_parameters(store, "");
+  store.allocate();
+  for (const auto& e : store.entries()) model_test::load_parameter(store, e.name, test_case, "p_" + e.name);
+  if (padding) layer.set_key_padding_mask(model_test::load<std::uint8_t, 2>(test_case, "padding"));
+  layer.set_training(true);
+  layer.set_probability_mask(model_test::load_flat<float>(test_case, "probs_keep"));
+  const auto x = model_test::load<float, 3>(test_case, "x");
+  tensor<float, 3> y;
+  layer.forward(x, y);
+  model_test::require_close(y.data(), test_case, "y", 1e-5);
+  tensor<float, 3> dx = xt::zeros<float>(x.shape());
+  layer.backward(model_test::load<float, 3>(test_case, "dy"), dx);
+  model_test::require_close(dx.data(), test_case, "dx", 1e-4);
+  for (const auto& e : store.entries())
+    model_test::require_close(store.grads(e.name).data(), test_case, "dp_" + e.name, 1e-4,
+                              e.name.find("k_proj.bias") != std::string::npos ? 0.1 : 0.0);
+}
+}  // namespace
+
+TEST_CASE("attention matches PyTorch: time axis, key padding, explicit probability dropout") {
+  attention_parity("attention_time", false, true);
+}
+
+TEST_CASE("attention matches PyTorch: legacy batch axis with probability dropout") {
+  attention_parity("attention_legacy", true, false);
+}

@@ -78,3 +78,22 @@ TEST_CASE("pos_conv rejects bad options and a zero weight_v tap") {
   tensor<double, 3> y;
   CHECK_THROWS_AS(layer.forward(x, y), ecgssl::data_error);
 }
+
+#include "model/model_fixtures.hpp"
+
+TEST_CASE("pos_conv matches PyTorch weight_norm(Conv1d) + SamePad + GELU") {
+  ecgssl::parameter_store<float> store;
+  ecgssl::nn::pos_conv<float> layer({.dim = 32, .kernel = 128, .groups = 16});
+  layer.declare_parameters(store, "");
+  store.allocate();
+  for (auto name : {"weight_v", "weight_g", "bias"}) model_test::load_parameter(store, name, "pos_conv", name);
+  const auto x = model_test::load<float, 3>("pos_conv", "x");
+  tensor<float, 3> y;
+  layer.forward(x, y);
+  model_test::require_close(y.data(), "pos_conv", "y", 1e-5);
+  tensor<float, 3> dx = xt::zeros<float>(x.shape());
+  layer.backward(model_test::load<float, 3>("pos_conv", "dy"), dx);
+  model_test::require_close(dx.data(), "pos_conv", "dx", 1e-4);
+  for (std::string name : {"weight_v", "weight_g", "bias"})
+    model_test::require_close(store.grads(name).data(), "pos_conv", "d" + name, 1e-4);
+}

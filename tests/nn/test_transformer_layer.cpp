@@ -163,3 +163,39 @@ TEST_CASE("transformer layer declares the wav2vec2 parameter names") {
   CHECK_THROWS_AS(ecgssl::nn::transformer_layer<float>({.dim = 16, .heads = 4, .dropout = 1.5}),
                   ecgssl::config_error);
 }
+
+#include "model/model_fixtures.hpp"
+
+namespace {
+void layer_parity(const std::string& test_case, bool pre_ln) {
+  ecgssl::parameter_store<float> store;
+  ecgssl::nn::transformer_layer<float> layer({.dim = 16, .heads = 4, .ffn_dim = 32, .dropout = 0.1,
+                                              .attention_dropout = 0.2, .activation_dropout = 0.15,
+                                              .layer_norm_first = pre_ln});
+  layer.declare_parameters(store, "");
+  store.allocate();
+  for (const auto& e : store.entries()) model_test::load_parameter(store, e.name, test_case, "p_" + e.name);
+  layer.set_training(true);
+  layer.attention().set_probability_mask(model_test::load_flat<float>(test_case, "keep_probs"));
+  const char* sites[] = {"keep_attn_out", "keep_dropout1", "keep_activation", "keep_dropout2"};
+  for (int i = 0; i < 4; ++i) layer.dropout_site(i).set_mask(model_test::load<float, 3>(test_case, sites[i]));
+  const auto x = model_test::load<float, 3>(test_case, "x");
+  tensor<float, 3> y;
+  layer.forward(x, y);
+  model_test::require_close(y.data(), test_case, "y", 1e-5);
+  tensor<float, 3> dx = xt::zeros<float>(x.shape());
+  layer.backward(model_test::load<float, 3>(test_case, "dy"), dx);
+  model_test::require_close(dx.data(), test_case, "dx", 1e-4);
+  for (const auto& e : store.entries())
+    model_test::require_close(store.grads(e.name).data(), test_case, "dp_" + e.name, 1e-4,
+                              e.name.find("k_proj.bias") != std::string::npos ? 0.1 : 0.0);
+}
+}  // namespace
+
+TEST_CASE("post-LN transformer layer matches PyTorch with explicit dropout masks at every site") {
+  layer_parity("layer_post_ln", false);
+}
+
+TEST_CASE("pre-LN transformer layer matches PyTorch with explicit dropout masks at every site") {
+  layer_parity("layer_pre_ln", true);
+}

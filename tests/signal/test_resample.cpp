@@ -120,3 +120,36 @@ TEST_CASE("resampling rejects rates it cannot represent") {
   ctx.sampling_frequency = 0.0;
   CHECK_THROWS_AS(resample(500.0).apply(x, ctx), ecgssl::config_error);
 }
+
+#include "support/npy.hpp"
+
+TEST_CASE("polyphase resampling of real ECG matches scipy resample_poly") {
+  // tools/gen_resample_fixture.py: MIT-BIH 208 (360 Hz, 10 s) through scipy.signal.resample_poly
+  // with window ('kaiser', 5.0) and padtype 'edge'.
+  const std::string dir = std::string(ECGSSL_TEST_DATA_DIR) + "/signal/";
+  const auto input = ecgssl::testing::read_npy(dir + "resample_mitdb208_360hz.npy");
+  REQUIRE(input.size() == 3600);
+  for (const double target : {500.0, 250.0}) {
+    const auto expected = ecgssl::testing::read_npy(dir + "resample_mitdb208_" + std::to_string(int(target)) + "hz.npy");
+    tensor<float, 2> x = tensor<float, 2>::from_shape({1, input.size()});
+    for (std::size_t t = 0; t < input.size(); ++t) x(0, t) = static_cast<float>(input.values[t]);
+    const auto y = run(resample(target), x, 360);
+    REQUIRE(y.shape()[1] == expected.size());
+    double worst = 0;  // measured: 1e-7 (float rounding), edges included
+    for (std::size_t t = 0; t < expected.size(); ++t) worst = std::max(worst, std::abs(y(0, t) - expected.values[t]));
+    CHECK_MESSAGE(worst < 1e-5, "target " << target << " Hz: differs from scipy by " << worst);
+  }
+}
+
+TEST_CASE("linear resampling of real ECG matches the reference's scipy interp1d rule") {
+  const std::string dir = std::string(ECGSSL_TEST_DATA_DIR) + "/signal/";
+  const auto input = ecgssl::testing::read_npy(dir + "resample_mitdb208_360hz.npy");
+  const auto expected = ecgssl::testing::read_npy(dir + "resample_mitdb208_500hz_linear.npy");
+  tensor<float, 2> x = tensor<float, 2>::from_shape({1, input.size()});
+  for (std::size_t t = 0; t < input.size(); ++t) x(0, t) = static_cast<float>(input.values[t]);
+  const auto y = run(resample(500.0, resample_method::linear), x, 360);
+  REQUIRE(y.shape()[1] == expected.size());  // floor(3600 * 500 / 360) = 5000
+  double worst = 0;
+  for (std::size_t t = 0; t < expected.size(); ++t) worst = std::max(worst, std::abs(y(0, t) - expected.values[t]));
+  CHECK(worst < 1e-5);
+}

@@ -29,36 +29,39 @@
 
 namespace ecgssl::io {
 
+/// How `checkpoint::load_parameters` matches file tensors to store entries.
+struct checkpoint_load_options {
+  /// Strict: a store entry absent from the file, or a file tensor the store does not declare,
+  /// is an error. Non-strict: missing entries keep their values, unexpected tensors are ignored;
+  /// both are reported. Wrong shapes are an error either way.
+  bool strict = true;
+  /// File tensors whose (prefix-stripped) name starts with one of these are dropped and
+  /// reported as skipped, e.g. {"quantizer.", "project_q.", "final_proj."} for fine-tuning.
+  std::vector<std::string> skip_prefixes;
+  /// Store entries starting with one of these may be absent even when strict (a fresh
+  /// fine-tuning head); they keep their values and are reported as missing.
+  std::vector<std::string> optional_prefixes;
+  /// File tensors that are not model parameters (optimizer and trainer state): never
+  /// "unexpected" when loading parameters with an empty prefix.
+  std::vector<std::string> state_prefixes = {"optimizer.", "trainer."};
+};
+
+/// What `checkpoint::load_parameters` did, by name.
+struct checkpoint_load_report {
+  std::vector<std::string> loaded;      ///< store entries filled from the file
+  std::vector<std::string> missing;     ///< store entries not in the file (values unchanged)
+  std::vector<std::string> unexpected;  ///< file tensors the store does not declare (ignored)
+  std::vector<std::string> skipped;     ///< file tensors dropped by skip_prefixes
+};
+
 /// A set of named tensors and a configuration string, saved and loaded as one .safetensors file.
 class checkpoint {
  public:
   /// "__metadata__" key of the model configuration (a JSON document as a string).
   static constexpr std::string_view config_key = "ecgssl.config";
 
-  /// How `load_parameters` matches file tensors to store entries.
-  struct load_options {
-    /// Strict: a store entry absent from the file, or a file tensor the store does not declare,
-    /// is an error. Non-strict: missing entries keep their values, unexpected tensors are ignored;
-    /// both are reported. Wrong shapes are an error either way.
-    bool strict = true;
-    /// File tensors whose (prefix-stripped) name starts with one of these are dropped and
-    /// reported as skipped, e.g. {"quantizer.", "project_q.", "final_proj."} for fine-tuning.
-    std::vector<std::string> skip_prefixes;
-    /// Store entries starting with one of these may be absent even when strict (a fresh
-    /// fine-tuning head); they keep their values and are reported as missing.
-    std::vector<std::string> optional_prefixes;
-    /// File tensors that are not model parameters (optimizer and trainer state): never
-    /// "unexpected" when loading parameters with an empty prefix.
-    std::vector<std::string> state_prefixes = {"optimizer.", "trainer."};
-  };
-
-  /// What `load_parameters` did, by name.
-  struct load_report {
-    std::vector<std::string> loaded;      ///< store entries filled from the file
-    std::vector<std::string> missing;     ///< store entries not in the file (values unchanged)
-    std::vector<std::string> unexpected;  ///< file tensors the store does not declare (ignored)
-    std::vector<std::string> skipped;     ///< file tensors dropped by skip_prefixes
-  };
+  using load_options = checkpoint_load_options;
+  using load_report = checkpoint_load_report;
 
   checkpoint() = default;
 

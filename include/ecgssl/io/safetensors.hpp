@@ -70,6 +70,10 @@ class safetensors {
   /// Reads and validates a whole file. Throws io_error naming the file and the faulty field.
   [[nodiscard]] static safetensors load(const std::filesystem::path& path) {
     const std::string source = path.string();
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
+      throw io_error(in_file(source), "not a regular file", "a .safetensors file");
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) throw io_error(in_file(source), "cannot open the file for reading", "an existing, readable .safetensors file");
     in.seekg(0, std::ios::end);
@@ -143,6 +147,12 @@ class safetensors {
         throw io_error(in_file(source_, field + ".dtype"), std::string("dtype ") + dtype_name(t.type) +
                                                                " cannot be read as integers",
                        "an integer or BOOL dtype");
+      }
+    }
+    if constexpr (std::endian::native == std::endian::little) {
+      if (dtype_matches<T>(t.type)) {  // same representation: one copy, no per-element dispatch
+        if (!t.bytes.empty()) std::memcpy(out.data(), t.bytes.data(), t.bytes.size());
+        return;
       }
     }
     const std::byte* p = t.bytes.data();
@@ -320,6 +330,22 @@ class safetensors {
     else static_assert(sizeof(T) == 0, "no safetensors dtype for this C++ type");
   }
 
+  /// Whether a tensor of `type` holds exactly T's object representation.
+  template <class T>
+  [[nodiscard]] static constexpr bool dtype_matches(dtype type) {
+    if constexpr (std::is_same_v<T, float>) return type == dtype::f32;
+    else if constexpr (std::is_same_v<T, double>) return type == dtype::f64;
+    else if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+      return (sizeof(T) == 8 && type == dtype::i64) || (sizeof(T) == 4 && type == dtype::i32) ||
+             (sizeof(T) == 2 && type == dtype::i16) || (sizeof(T) == 1 && type == dtype::i8);
+    } else if constexpr (std::is_integral_v<T>) {
+      return (sizeof(T) == 8 && type == dtype::u64) || (sizeof(T) == 4 && type == dtype::u32) ||
+             (sizeof(T) == 2 && type == dtype::u16) || (sizeof(T) == 1 && type == dtype::u8);
+    } else {
+      return false;
+    }
+  }
+
   /// IEEE binary16 -> float (exact).
   [[nodiscard]] static float half_to_float(std::uint16_t h) {
     const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
@@ -344,7 +370,7 @@ class safetensors {
     std::string name;
     dtype type;
     std::vector<std::size_t> shape;
-    std::size_t offset;  // into data_
+    std::size_t offset;  // bytes from the start of data_ (which may begin with a file's header)
     std::size_t size;    // bytes
     std::size_t count;   // elements
   };
@@ -551,7 +577,7 @@ class safetensors {
       }
       spans.push_back({static_cast<std::size_t>(begin), static_cast<std::size_t>(end), out.entries_.size()});
       out.index_.emplace(name, out.entries_.size());
-      out.entries_.push_back(entry{name, *type, std::move(shape), static_cast<std::size_t>(begin),
+      out.entries_.push_back(entry{name, *type, std::move(shape), data_start + static_cast<std::size_t>(begin),
                                    static_cast<std::size_t>(end - begin), *count});
     }
 
@@ -590,8 +616,7 @@ class safetensors {
     out.entries_ = std::move(ordered);
     out.index_.clear();
     for (std::size_t i = 0; i < out.entries_.size(); ++i) out.index_.emplace(out.entries_[i].name, i);
-    bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(data_start));
-    out.data_ = std::move(bytes);
+    out.data_ = std::move(bytes);  // kept whole: entry offsets point past the header
     return out;
   }
 

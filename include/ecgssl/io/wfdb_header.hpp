@@ -18,7 +18,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <fstream>
+#include <cstdio>
 #include <limits>
 #include <optional>
 #include <sstream>
@@ -33,7 +33,7 @@ namespace ecgssl::io {
 /// resolution zero initial checksum block_size description`.
 struct wfdb_signal_spec {
   std::string file_name;            ///< signal file, relative to the header's folder; "~" = none
-  int format = 16;                  ///< storage format (8, 16, 24, 32, 61, 80, 160, 212, 310, 311)
+  int format = 16;                  ///< storage format (0 = null, 8, 16, 24, 32, 61, 80, 160, 212, 310, 311)
   int samples_per_frame = 1;        ///< `212x4`: 4 samples of this signal per frame
   int skew = 0;                     ///< `16:3`: this signal's sample t is stored in frame t + 3
   std::int64_t byte_offset = 0;     ///< `16+24`: signal data start 24 bytes into the file
@@ -49,6 +49,9 @@ struct wfdb_signal_spec {
   int block_size = 0;               ///< 0 for ordinary files
   std::string description;          ///< lead / signal name as written (rest of the line)
   std::int64_t line = 0;            ///< 1-based line of this spec in the header
+
+  /// A null signal (file "~" or format 0, as in layout headers): no samples stored, all invalid.
+  [[nodiscard]] bool is_null() const { return file_name == "~" || format == 0; }
 };
 
 /// One segment line of a multi-segment record: `name n_samples`; name "~" is a null segment.
@@ -127,7 +130,7 @@ namespace detail {
   }
 }
 
-inline constexpr const char* wfdb_supported_formats = "8, 16, 24, 32, 61, 80, 160, 212, 310 or 311";
+inline constexpr const char* wfdb_supported_formats = "0 (null), 8, 16, 24, 32, 61, 80, 160, 212, 310 or 311";
 
 /// Shows a token in an error message without flooding it (headers may contain binary garbage).
 [[nodiscard]] inline std::string quote_token(std::string_view token) {
@@ -280,7 +283,7 @@ class header_parser {
     std::size_t i = 0;
     while (i < f.size() && std::isdigit(static_cast<unsigned char>(f[i]))) ++i;
     s.format = int_field<int>(f.substr(0, i), line, "format", "a format number such as 16 or 212");
-    if (wfdb_format_bits(s.format) == 0) {
+    if (s.format != 0 && wfdb_format_bits(s.format) == 0) {
       fail(line, "format", "unsupported signal format " + std::to_string(s.format),
            std::string("one of ") + wfdb_supported_formats + " (FLAC formats 508/516/524 are not supported)");
     }
@@ -476,14 +479,18 @@ class header_parser {
 
 /// Reads and parses a header file. Throws io_error if the file cannot be read.
 [[nodiscard]] inline wfdb_header read_wfdb_header(const std::string& path, wfdb_parse_options options = {}) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error(in_file(path), "cannot open header file", "an existing, readable .hea file");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) throw io_error(in_file(path), "cannot open header file", "an existing, readable .hea file");
   constexpr std::size_t max_header_bytes = std::size_t{64} << 20;
+  std::string text;
+  char chunk[4096];
+  std::size_t got = 0;
+  while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0 && text.size() <= max_header_bytes) text.append(chunk, got);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) throw io_error(in_file(path), "read error", "a readable .hea file");
   if (text.size() > max_header_bytes) {
-    throw io_error(in_file(path), "header file is " + std::to_string(text.size()) + " bytes", "at most 64 MiB of text");
+    throw io_error(in_file(path), "header file is larger than 64 MiB", "a WFDB header (a few lines of text)");
   }
   return parse_wfdb_header(text, path, options);
 }

@@ -117,11 +117,23 @@ inline void read_file_bytes(const std::string& path, std::vector<unsigned char>&
     where.field = "file name";
     throw io_error(where, "cannot open signal file " + path, "the signal file next to the header");
   }
-  bytes.clear();
-  unsigned char chunk[1 << 16];
-  std::size_t got = 0;
-  while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
-  const bool failed = std::ferror(f) != 0;
+  // One read of the whole file (size from seeking to the end), falling back to chunks for
+  // files whose size cannot be found by seeking (pipes).
+  bool failed = false;
+  long size = -1;
+  if (std::fseek(f, 0, SEEK_END) == 0) size = std::ftell(f);
+  if (size >= 0 && std::fseek(f, 0, SEEK_SET) == 0) {
+    bytes.resize(static_cast<std::size_t>(size));
+    const std::size_t got = size > 0 ? std::fread(bytes.data(), 1, bytes.size(), f) : 0;
+    bytes.resize(got);
+    failed = got != static_cast<std::size_t>(size) || std::ferror(f) != 0;
+  } else {
+    bytes.clear();
+    unsigned char chunk[1 << 14];
+    std::size_t got = 0;
+    while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
+    failed = std::ferror(f) != 0;
+  }
   std::fclose(f);
   if (failed) throw io_error(in_file(path), "read error", "a readable signal file");
 }
@@ -201,6 +213,10 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
     throw io_error(where, problem, expected);
   };
 
+  // Signal files are named relative to the header's folder; messages give that full path.
+  const std::filesystem::path header_dir = std::filesystem::path(hpath).parent_path();
+  auto signal_path = [&](const wfdb_signal_spec& spec) { return (header_dir / spec.file_name).string(); };
+
   // Group consecutive signal lines naming the same file: they share its frames.
   struct group {
     std::size_t first = 0, count = 0;
@@ -228,6 +244,19 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
     g.max_skew = std::max(g.max_skew, spec.skew);
   }
 
+  // Plain groups (one sample per frame, no skew: every Challenge and PTB-XL file) are
+  // transposed in one frame-major pass that also sums the checksums; plain format-16 groups
+  // are decoded straight from the file bytes in that pass.
+  std::vector<char> plain(groups.size(), 0);
+  for (std::size_t gi = 0; gi < groups.size(); ++gi) {
+    bool p = !h.signals[groups[gi].first].is_null();
+    for (std::size_t k = 0; k < groups[gi].count && p; ++k) {
+      p = h.signals[groups[gi].first + k].samples_per_frame == 1 && h.signals[groups[gi].first + k].skew == 0;
+    }
+    plain[gi] = p;
+  }
+  auto direct16 = [&](std::size_t gi) { return plain[gi] && h.signals[groups[gi].first].format == 16; };
+
   // Number of samples: from the record line, else from the first file's size.
   std::int64_t n_samples = h.n_samples_given ? h.n_samples : -1;
 
@@ -240,10 +269,10 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     const auto& g = groups[gi];
     const auto& spec = h.signals[g.first];
-    if (spec.file_name == "~") continue;  // null signal: every sample invalid
+    if (spec.is_null()) continue;  // null signal: every sample invalid
     const std::span<const unsigned char> bytes = get_file(spec);
     if (ends_with_icase(spec.file_name, ".mat")) {
-      const std::int64_t cols = check_mat_header(bytes, spec.file_name, spec.byte_offset,
+      const std::int64_t cols = check_mat_header(bytes, signal_path(spec), spec.byte_offset,
                                                  static_cast<std::int64_t>(g.count), spec.format, n_samples, hpath);
       for (std::size_t s = g.first; s < g.first + g.count; ++s) {
         if (h.signals[s].samples_per_frame != 1 || h.signals[s].skew != 0) {
@@ -279,11 +308,11 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     const auto& g = groups[gi];
     const auto& spec = h.signals[g.first];
-    if (spec.file_name == "~") continue;
+    if (spec.is_null()) continue;
     if (views[gi].frames < n_samples) {
       const std::int64_t need = wfdb_bytes_for_samples(spec.format, n_samples * g.frame_size);
       error_location where;
-      where.file = spec.file_name;
+      where.file = signal_path(spec);
       where.field = "signal file size";
       throw io_error(where, "truncated: " + std::to_string(views[gi].data.size()) + " bytes after offset " +
                                 std::to_string(spec.byte_offset) + " hold " + std::to_string(views[gi].frames) +
@@ -295,13 +324,13 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
     }
     views[gi].frames = std::min(views[gi].frames, n_samples + g.max_skew);
     views[gi].stream_begin = stream_size;
-    stream_size += views[gi].frames * g.frame_size;
+    if (!direct16(gi)) stream_size += views[gi].frames * g.frame_size;
   }
   stream.resize(static_cast<std::size_t>(stream_size));
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     const auto& g = groups[gi];
     const auto& spec = h.signals[g.first];
-    if (spec.file_name == "~") continue;
+    if (spec.is_null() || direct16(gi)) continue;
     std::int32_t* s = stream.data() + views[gi].stream_begin;
     const std::int64_t count = views[gi].frames * g.frame_size;
     wfdb_decode_samples(spec.format, views[gi].data.data(), count, s);
@@ -345,8 +374,33 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
     out.physical.resize({0, 0});
   }
   const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::uint32_t> sums;  // per signal of a plain group: 16-bit checksum accumulators
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     const auto& g = groups[gi];
+    if (plain[gi]) {
+      const std::size_t count = g.count;
+      const auto n = static_cast<std::size_t>(n_samples);
+      std::int32_t* dst = out.digital.data() + g.first * n;
+      sums.assign(count, 0);
+      if (direct16(gi)) {
+        const unsigned char* src = views[gi].data.data();
+        for (std::size_t t = 0; t < n; ++t, src += 2 * count) {
+          for (std::size_t k = 0; k < count; ++k) {
+            const std::int32_t v = static_cast<std::int16_t>(static_cast<std::uint16_t>(src[2 * k] | (src[2 * k + 1] << 8)));
+            dst[k * n + t] = v;
+            sums[k] += static_cast<std::uint32_t>(v);
+          }
+        }
+      } else {
+        const std::int32_t* src = stream.data() + views[gi].stream_begin;
+        for (std::size_t t = 0; t < n; ++t, src += count) {
+          for (std::size_t k = 0; k < count; ++k) {
+            dst[k * n + t] = src[k];
+            sums[k] += static_cast<std::uint32_t>(src[k]);
+          }
+        }
+      }
+    }
     std::int64_t pos = 0;
     for (std::size_t k = 0; k < g.count; ++k) {
       const std::size_t lead = g.first + k;
@@ -363,7 +417,7 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
       double* phys = options.compute_physical ? out.physical.data() + lead * static_cast<std::size_t>(n_samples) : nullptr;
       const int spf = spec.samples_per_frame;
       std::int64_t n_invalid = 0;
-      if (spec.file_name == "~") {
+      if (spec.is_null()) {
         for (std::int64_t t = 0; t < n_samples; ++t) dig[t] = fill;
         if (phys) for (std::int64_t t = 0; t < n_samples; ++t) phys[t] = nan;
         n_invalid = n_samples;
@@ -375,8 +429,12 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
         // Checksum over the stored frames 0 .. n_samples-1 (before skew), as WFDB writes it.
         if (spec.checksum) {
           std::uint32_t sum = 0;
-          for (std::int64_t f = 0; f < n_samples; ++f) {
-            for (int j = 0; j < spf; ++j) sum += static_cast<std::uint32_t>(s[f * fsz + j]);
+          if (plain[gi]) {
+            sum = sums[k];
+          } else {
+            for (std::int64_t f = 0; f < n_samples; ++f) {
+              for (int j = 0; j < spf; ++j) sum += static_cast<std::uint32_t>(s[f * fsz + j]);
+            }
           }
           const bool same = (sum & 0xFFFFu) == (static_cast<std::uint32_t>(*spec.checksum) & 0xFFFFu);
           out.checksums[lead] = same ? checksum_status::ok : checksum_status::mismatch;
@@ -395,27 +453,35 @@ void decode_single_segment(const wfdb_header& h, FileProvider&& get_file, wfdb_r
         const std::int64_t skew = spec.skew;
         const std::int64_t last = std::min(n_samples, frames - skew);  // samples with a stored frame
         if (spf == 1) {
-          std::int64_t t = 0;
-          const std::int32_t* src = last > 0 ? s + skew * fsz : s;
-          if (invalid) {
-            const std::int32_t bad = *invalid;
-            for (; t < last; ++t) {
-              const std::int32_t v = src[t * fsz];
-              dig[t] = v;
-              if (v == bad) ++n_invalid;
-              if (phys) phys[t] = v == bad ? nan : (static_cast<double>(v) - base) / gain;
-            }
-          } else {
-            for (; t < last; ++t) {
-              const std::int32_t v = src[t * fsz];
-              dig[t] = v;
-              if (phys) phys[t] = (static_cast<double>(v) - base) / gain;
+          // Gather this lead's column, then convert in contiguous passes (vectorisable).
+          const std::int64_t stored = std::max<std::int64_t>(last, 0);
+          if (stored > 0 && !plain[gi]) {
+            const std::int32_t* src = s + skew * fsz;
+            if (fsz == 1) {
+              std::memcpy(dig, src, static_cast<std::size_t>(stored) * sizeof(std::int32_t));
+            } else {
+              for (std::int64_t t = 0; t < stored; ++t) dig[t] = src[t * fsz];
             }
           }
-          for (t = std::max<std::int64_t>(t, 0); t < n_samples; ++t) {
-            dig[t] = fill;
-            if (phys) phys[t] = nan;
-            ++n_invalid;
+          for (std::int64_t t = stored; t < n_samples; ++t) dig[t] = fill;
+          n_invalid += n_samples - stored;
+          if (phys) {
+            const double inv_gain = 1.0 / gain;
+            for (std::int64_t t = 0; t < stored; ++t) phys[t] = (static_cast<double>(dig[t]) - base) * inv_gain;
+            for (std::int64_t t = stored; t < n_samples; ++t) phys[t] = nan;
+          }
+          if (invalid) {
+            const std::int32_t bad = *invalid;
+            std::int64_t count = 0;
+            for (std::int64_t t = 0; t < stored; ++t) count += dig[t] == bad;
+            if (count > 0) {
+              n_invalid += count;
+              if (phys) {
+                for (std::int64_t t = 0; t < stored; ++t) {
+                  if (dig[t] == bad) phys[t] = nan;
+                }
+              }
+            }
           }
         } else {
           std::int64_t t = 0;

@@ -16,6 +16,7 @@
 #include "../core/backend.hpp"
 #include "../core/error.hpp"
 #include "../core/parameter_store.hpp"
+#include "../core/philox.hpp"
 #include "../core/tensor.hpp"
 #include "../core/threading.hpp"
 #include "detail/common.hpp"
@@ -73,6 +74,41 @@ class arcface {
     weight_param_ = {};
   }
 
+  /// The reference initialisation of W (spec §3.10): U(-1, 1), each row renormed to norm at most
+  /// 1e-5 then multiplied by 1e5 (so rows have unit norm), for W declared in a store.
+  void initialize(std::uint64_t seed, std::uint64_t stream = 0) {
+    if (!weight_param_.valid()) {
+      throw config_error(at_field("arcface.weight"), "class weights are not in a parameter store",
+                         "declare_parameters() first, or initialize_weights() on your own buffer");
+    }
+    initialize_weights(weight_param_.value(), classes_, dim_, seed, stream);
+  }
+
+  /// The same initialisation of a caller-owned W: [classes, dim]. Draw c·dim + d of the stream
+  /// (seed, {init, stream}) fills W[c, d].
+  static void initialize_weights(std::span<T> w, std::size_t classes, std::size_t dim, std::uint64_t seed,
+                                 std::uint64_t stream = 0) {
+    if (w.size() != classes * dim) {
+      throw shape_error(at_field("arcface.weight"), std::to_string(w.size()) + " elements",
+                        std::to_string(classes * dim) + " ([classes, dim])");
+    }
+    const random_stream rng(seed, stream_id({static_cast<std::uint64_t>(rng_purpose::init), stream}));
+    parallel_for(static_cast<std::int64_t>(classes), [&](std::int64_t ci) {
+      const auto c = static_cast<std::size_t>(ci);
+      T* row = w.data() + c * dim;
+      double sq = 0;
+      for (std::size_t d = 0; d < dim; ++d) {
+        const double u = 2.0 * rng.uniform(c * dim + d) - 1.0;
+        row[d] = static_cast<T>(u);
+        sq += u * u;
+      }
+      // torch.renorm_(2, 0, 1e-5): rows above the max norm are scaled by 1e-5/(norm + 1e-7).
+      const double norm = std::sqrt(sq);
+      const double factor = norm > 1e-5 ? 1e-5 / (norm + 1e-7) : 1.0;
+      for (std::size_t d = 0; d < dim; ++d) row[d] = static_cast<T>(static_cast<double>(row[d]) * factor * 1e5);
+    });
+  }
+
   /// Class index per batch row, each in [0, classes).
   void set_targets(std::span<const std::int64_t> labels) {
     for (std::size_t i = 0; i < labels.size(); ++i) {
@@ -88,6 +124,7 @@ class arcface {
   T forward(const input_type& x) {
     const std::size_t batch = x.shape()[0];
     require_shape(x.shape(), std::array<std::size_t, 2>{labels_.size(), dim_}, "arcface.embeddings ([labels, dim])");
+    if (batch == 0) throw shape_error(at_field("arcface.embeddings"), "an empty batch", "at least one row");
     loss_detail::require_finite(as_span(x), "arcface.embeddings");
     auto weight = weights();
     const T eps = static_cast<T>(options_.norm_eps);
@@ -127,9 +164,14 @@ class arcface {
         dphi = T(1);
       }
       z[y] = s * phi;
-      const T lse = loss_detail::log_sum_exp(std::span<const T>(z, classes_));
-      row_loss[b] = lse - z[y];
-      for (std::size_t j = 0; j < classes_; ++j) z[j] = std::exp(z[j] - lse);
+      // Vectorised softmax (Eigen's array exp); every logit is finite here.
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> zs(z, static_cast<Eigen::Index>(classes_));
+      const T top = zs.maxCoeff();
+      const T target_logit = z[y];
+      zs = (zs - top).exp();
+      const T sum = zs.sum();
+      row_loss[b] = top + std::log(sum) - target_logit;
+      zs *= T(1) / sum;
       target_derivative_[b] = dphi;
     });
     accumulator_t<T> total = 0;

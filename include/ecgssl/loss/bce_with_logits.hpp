@@ -56,6 +56,7 @@ class bce_with_logits {
   /// Returns the normalised loss and caches σ(x) for backward.
   T forward(const input_type& logits) {
     require_shape(logits.shape(), targets_.shape(), "bce_with_logits.logits (shape of the targets)");
+    if (logits.size() == 0) throw shape_error(at_field("bce_with_logits.logits"), "an empty batch", "at least one logit");
     loss_detail::require_finite(as_span(logits), "bce_with_logits.logits");
     sigmoid_.resize(logits.shape());
     const std::size_t n = logits.size();

@@ -30,10 +30,18 @@ enum class cmsc_form {
   nt_xent_2n,     ///< the paper's Eq. 3: NT-Xent over all 2N, the pair's other segment positive
 };
 
+/// How the cross-segment form averages over positives (they differ only when a record gives
+/// several pairs to one micro-batch, spec §4.3).
+enum class cmsc_reduction {
+  all_positives,  ///< mean over every positive entry (paper-era criterion, Apr 2022)
+  per_row_mean,   ///< mean over rows of each row's mean over its positives (Jan 2022 criterion)
+};
+
 struct cmsc_options {
   double temperature = 0.1;  ///< τ_c
   double norm_eps = 1e-8;    ///< ĝ = g / max(stopgrad ‖g‖, eps)
   cmsc_form form = cmsc_form::cross_segment;
+  cmsc_reduction reduction = cmsc_reduction::all_positives;
 };
 
 /// CMSC on encoder outputs x: [2N, frames, dim]. g = non-zero-count temporal mean of x,
@@ -154,14 +162,23 @@ class cmsc_loss {
     });
     accumulator_t<T> row_sum = 0;
     accumulator_t<T> col_sum = 0;
+    count_positives(n);
     for (std::size_t i = 0; i < n; ++i) {
       for (std::size_t j = 0; j < n; ++j) {
         if (!positive_[i * n + j]) continue;
-        row_sum += row_lse_[i] - logits_(i, j);
-        col_sum += col_lse_[j] - logits_(i, j);
+        const accumulator_t<T> row_term = row_lse_[i] - logits_(i, j);
+        const accumulator_t<T> col_term = col_lse_[j] - logits_(i, j);
+        if (options_.reduction == cmsc_reduction::all_positives) {
+          row_sum += row_term;
+          col_sum += col_term;
+        } else {
+          // Σ_i (1/r_i) Σ_j ℓ_ij / N: every row and column has at least one positive here.
+          row_sum += row_term / row_pos_[i];
+          col_sum += col_term / col_pos_[j];
+        }
       }
     }
-    const auto p = static_cast<accumulator_t<T>>(positives_);
+    const auto p = static_cast<accumulator_t<T>>(options_.reduction == cmsc_reduction::all_positives ? positives_ : n);
     return static_cast<T>(0.5 * (row_sum / p) + 0.5 * (col_sum / p));
   }
 
@@ -176,26 +193,17 @@ class cmsc_loss {
     if (options_.form == cmsc_form::nt_xent_2n) {
       nt_xent_.backward(upstream, dstacked_);
     } else {
-      // dΛ_ij = ½/|P| (r_i·softmax_row_ij - P_ij) + ½/|P| (c_j·softmax_col_ij - P_ij),
+      // all_positives: dΛ_ij = ½/|P| (r_i·softmax_row_ij - P_ij) + ½/|P| (c_j·softmax_col_ij - P_ij),
       // r_i / c_j = positives in row i / column j.
-      std::vector<T>& row_pos = row_pos_;
-      std::vector<T>& col_pos = col_pos_;
-      row_pos.assign(n, T(0));
-      col_pos.assign(n, T(0));
-      for (std::size_t i = 0; i < n; ++i) {
-        for (std::size_t j = 0; j < n; ++j) {
-          if (positive_[i * n + j]) {
-            row_pos[i] += T(1);
-            col_pos[j] += T(1);
-          }
-        }
-      }
+      // per_row_mean:  dΛ_ij = ½/N (softmax_row_ij - P_ij/r_i) + ½/N (softmax_col_ij - P_ij/c_j).
       dlogits_.resize({n, n});
-      const T half = upstream * T(0.5) / static_cast<T>(positives_);
+      const bool all = options_.reduction == cmsc_reduction::all_positives;
+      const T half = upstream * T(0.5) / static_cast<T>(all ? positives_ : n);
       for (std::size_t i = 0; i < n; ++i) {
         for (std::size_t j = 0; j < n; ++j) {
           const T pos = positive_[i * n + j] ? T(1) : T(0);
-          dlogits_(i, j) = half * (row_pos[i] * row_probs_(i, j) - pos) + half * (col_pos[j] * col_probs_(i, j) - pos);
+          dlogits_(i, j) = all ? half * (row_pos_[i] * row_probs_(i, j) - pos) + half * (col_pos_[j] * col_probs_(i, j) - pos)
+                               : half * (row_probs_(i, j) - pos / row_pos_[i]) + half * (col_probs_(i, j) - pos / col_pos_[j]);
         }
       }
       d_hat_.resize({rows, dim});
@@ -221,6 +229,30 @@ class cmsc_loss {
     }
   }
 
+ private:
+  /// Positives per row (r_i) and per column (c_j) of Λ.
+  void count_positives(std::size_t n) {
+    row_pos_.assign(n, T(0));
+    col_pos_.assign(n, T(0));
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t j = 0; j < n; ++j) {
+        if (positive_[i * n + j]) {
+          row_pos_[i] += T(1);
+          col_pos_[j] += T(1);
+        }
+      }
+    }
+    if (options_.reduction == cmsc_reduction::all_positives) return;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (row_pos_[i] == T(0) || col_pos_[i] == T(0)) {
+        throw data_error(at_field("cmsc.record_ids"),
+                         "segment " + std::to_string(i) + " of one position has no partner of the same record",
+                         "every first segment's record among the second segments and vice versa");
+      }
+    }
+  }
+
+ public:
   /// Pooled embeddings of the last forward ([2N, dim], batch order).
   [[nodiscard]] const tensor<T, 2>& pooled() const { return pooled_; }
   /// Λ of the last cross-segment forward: [N, N].

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include "../core/backend.hpp"
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
@@ -54,21 +56,32 @@ class diversity_loss {
       const auto r = static_cast<std::size_t>(ri);
       const T* l = logits.data() + r * v;
       T* p = probs_.data() + r * v;
-      T top = l[0];
-      for (std::size_t i = 1; i < v; ++i) top = std::max(top, l[i]);
-      T sum = 0;
-      for (std::size_t i = 0; i < v; ++i) sum += (p[i] = std::exp(l[i] - top));
-      const T inv = T(1) / sum;
-      for (std::size_t i = 0; i < v; ++i) p[i] *= inv;
+      // Eigen's array exp is vectorised (a scalar std::exp loop is not, without -ffast-math).
+      const Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> in(l, static_cast<Eigen::Index>(v));
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> out(p, static_cast<Eigen::Index>(v));
+      out = (in - in.maxCoeff()).exp();
+      out *= T(1) / out.sum();
     });
-    // p̄: [G·V], mean over positions; column sums in position order (deterministic).
-    mean_.assign(g * v, T(0));
-    parallel_for(static_cast<std::int64_t>(g * v), [&](std::int64_t ci) {
-      const auto col = static_cast<std::size_t>(ci);
+    // p̄: [G·V], mean over positions. Rows are summed in fixed chunks (row-contiguous, cache
+    // friendly), the chunk partials then in chunk order: deterministic for any thread count.
+    const std::size_t width = g * v;
+    const std::size_t chunks = (positions + rows_per_chunk - 1) / rows_per_chunk;
+    partial_.assign(chunks * width, accumulator_t<T>(0));
+    parallel_for(static_cast<std::int64_t>(chunks), [&](std::int64_t ci) {
+      const auto c = static_cast<std::size_t>(ci);
+      accumulator_t<T>* acc = partial_.data() + c * width;
+      const std::size_t end = std::min(positions, (c + 1) * rows_per_chunk);
+      for (std::size_t n = c * rows_per_chunk; n < end; ++n) {
+        const T* p = probs_.data() + n * width;
+        for (std::size_t i = 0; i < width; ++i) acc[i] += p[i];
+      }
+    });
+    mean_.assign(width, T(0));
+    for (std::size_t i = 0; i < width; ++i) {
       accumulator_t<T> sum = 0;
-      for (std::size_t n = 0; n < positions; ++n) sum += probs_.data()[n * g * v + col];
-      mean_[col] = static_cast<T>(sum / static_cast<accumulator_t<T>>(positions));
-    });
+      for (std::size_t c = 0; c < chunks; ++c) sum += partial_[c * width + i];
+      mean_[i] = static_cast<T>(sum / static_cast<accumulator_t<T>>(positions));
+    }
     perplexity_.assign(g, T(0));
     T total = 0;
     for (std::size_t gi = 0; gi < g; ++gi) {
@@ -121,7 +134,9 @@ class diversity_loss {
 
  private:
   diversity_loss_options options_;
+  static constexpr std::size_t rows_per_chunk = 128;
   tensor<T, 2> probs_;
+  std::vector<accumulator_t<T>> partial_;
   std::vector<T> mean_, perplexity_;
   T prob_perplexity_ = 0;
   std::size_t positions_ = 0;

@@ -1,7 +1,8 @@
 #pragma once
 /// \file nt_xent.hpp
-/// NT-Xent (SimCLR's normalised temperature-scaled cross-entropy) over 2N embeddings, used by
-/// SimCLR(RLM) and 3KG (spec §4.5) and by the paper's Eq. 3 form of CMSC (spec §4.3).
+/// NT-Xent (normalised temperature-scaled cross-entropy) over 2N embeddings (spec §4.5): SimCLR
+/// and SimCLR(RLM), 3KG's multi-positive form (positives = same identity), and the paper's
+/// Eq. 3 form of CMSC (spec §4.3).
 
 #include <algorithm>
 #include <cmath>
@@ -21,14 +22,26 @@
 
 namespace ecgssl {
 
-struct nt_xent_options {
-  double temperature = 0.1;  ///< τ
-  double norm_eps = 1e-8;    ///< ẑ = z / max(‖z‖, eps)
-  bool detach_norm = false;  ///< true: the norm carries no gradient (the CMSC criterion's way)
+/// Which rows are positives of each other when no identities are given.
+enum class nt_xent_pairing {
+  halves,    ///< rows i and i+N (SimCLR's cat(z1, z2))
+  adjacent,  ///< rows 2i and 2i+1 (fairseq-signals' collation of two views per sample)
 };
 
-/// z: [2N, dim]; rows i and i+N are the two views of one sample (SimCLR's cat(z1, z2)).
-/// sim = ẑẑᵀ/τ; L = (1/2N) Σ_i -log( exp(sim_{i,p(i)}) / Σ_{k≠i} exp(sim_{ik}) ), p(i) = i±N.
+struct nt_xent_options {
+  double temperature = 0.1;   ///< τ
+  double norm_eps = 1e-8;     ///< ẑ = z / max(‖z‖, eps)
+  /// true: the norm carries no gradient, as fairseq-signals' simclr / 3kg / CMSC criteria divide
+  /// by `logits.detach().norm()`; false: F.normalize (the SimCLR paper).
+  bool detach_norm = true;
+  nt_xent_pairing pairing = nt_xent_pairing::halves;
+};
+
+/// z: [2N, dim] (any row count >= 2 when identities are set). s = ẑẑᵀ/τ. For every ordered
+/// positive pair (i, j), i != j, the cross-entropy of j against the negatives of i (rows of
+/// another identity):  ℓ_ij = -s_ij + log(exp(s_ij) + Σ_{k: id_k != id_i} exp(s_ik)).
+/// L = mean over positive pairs. With exactly two rows per identity this is SimCLR's NT-Xent
+/// (denominator over all k != i); with more it is the 3KG criterion (spec §4.5).
 template <class T, class Backend = host>
 class nt_xent {
   static_assert(loss_detail::host_only_v<Backend>, "ecgssl: this operation has no specialisation for the requested backend");
@@ -36,7 +49,7 @@ class nt_xent {
  public:
   using scalar_type = T;
   using backend_type = Backend;
-  using input_type = tensor<T, 2>;  // [2N, dim]
+  using input_type = tensor<T, 2>;  // [rows, dim]
 
   explicit nt_xent(nt_xent_options options = {}) : options_(options) {
     if (!(options.temperature > 0)) {
@@ -44,66 +57,116 @@ class nt_xent {
     }
   }
 
+  /// Identity (patient / record / sample id) of every row; rows of equal identity are positives.
+  /// Replaces the pairing rule until clear_identities().
+  void set_identities(std::span<const std::int64_t> identities) { identities_.assign(identities.begin(), identities.end()); }
+  void clear_identities() { identities_.clear(); }
+
   T forward(const input_type& z) {
     const std::size_t rows = z.shape()[0];
     const std::size_t dim = z.shape()[1];
-    if (rows < 2 || rows % 2 != 0) {
-      throw shape_error(at_field("nt_xent.embeddings"), "got " + std::to_string(rows) + " rows",
-                        "an even number >= 2 of rows ([2N, dim], views i and i+N paired)");
-    }
+    resolve_identities(rows);
     loss_detail::require_finite(as_span(z), "nt_xent.embeddings");
     const T eps = static_cast<T>(options_.norm_eps);
     loss_detail::normalize_rows(z.data(), rows, dim, eps, z_hat_, norms_);
-    probs_.resize({rows, rows});
-    as_matrix(probs_).noalias() = as_matrix(z_hat_) * as_matrix(z_hat_).transpose();
+    dsim_.resize({rows, rows});
+    as_matrix(dsim_).noalias() = as_matrix(z_hat_) * as_matrix(z_hat_).transpose();
     const T inv_tau = static_cast<T>(1.0 / options_.temperature);
-    const std::size_t half = rows / 2;
-    row_loss_.assign(rows, T(0));
+    row_loss_.assign(rows, accumulator_t<T>(0));
+    row_pairs_.assign(rows, 0);
+    // Per row: the loss of its positive pairs and dL/ds (before the 1/P scale) in place of s.
     parallel_for(static_cast<std::int64_t>(rows), [&](std::int64_t ri) {
       const auto i = static_cast<std::size_t>(ri);
-      T* p = probs_.data() + i * rows;
-      for (std::size_t k = 0; k < rows; ++k) p[k] *= inv_tau;
-      p[i] = -std::numeric_limits<T>::infinity();  // self-similarity is not a candidate
-      const T lse = loss_detail::log_sum_exp(std::span<const T>(p, rows));
-      row_loss_[i] = lse - p[partner(i, half)];
-      for (std::size_t k = 0; k < rows; ++k) p[k] = std::exp(p[k] - lse);
+      T* s = dsim_.data() + i * rows;
+      for (std::size_t k = 0; k < rows; ++k) s[k] *= inv_tau;
+      T top = -std::numeric_limits<T>::infinity();
+      for (std::size_t k = 0; k < rows; ++k) {
+        if (k != i) top = std::max(top, s[k]);
+      }
+      T negatives = 0;
+      for (std::size_t k = 0; k < rows; ++k) {
+        if (k != i && ids_[k] != ids_[i]) negatives += std::exp(s[k] - top);
+      }
+      accumulator_t<T> loss = 0;
+      T inverse_sum = 0;  // Σ_j 1/D_ij over the positives j of row i
+      std::size_t pairs = 0;
+      for (std::size_t j = 0; j < rows; ++j) {
+        if (j == i || ids_[j] != ids_[i]) continue;
+        const T e = std::exp(s[j] - top);
+        const T d = e + negatives;
+        loss += std::log(d) + top - s[j];
+        inverse_sum += T(1) / d;
+        ++pairs;
+      }
+      // Derivatives: negative k: exp(s_ik)·Σ_j 1/D_ij; positive j: exp(s_ij)/D_ij - 1.
+      for (std::size_t k = 0; k < rows; ++k) {
+        if (k == i) {
+          s[k] = T(0);
+          continue;
+        }
+        const T e = std::exp(s[k] - top);
+        s[k] = ids_[k] != ids_[i] ? e * inverse_sum : e / (e + negatives) - T(1);
+      }
+      row_loss_[i] = loss;
+      row_pairs_[i] = pairs;
     });
     accumulator_t<T> total = 0;
-    for (T v : row_loss_) total += v;
-    return static_cast<T>(total / static_cast<accumulator_t<T>>(rows));
+    pairs_ = 0;
+    for (std::size_t i = 0; i < rows; ++i) {
+      total += row_loss_[i];
+      pairs_ += row_pairs_[i];
+    }
+    if (pairs_ == 0) {
+      throw data_error(at_field("nt_xent.identities"), "no two rows share an identity", "at least one positive pair");
+    }
+    return static_cast<T>(total / static_cast<accumulator_t<T>>(pairs_));
   }
 
-  /// grad: [2N, dim] += upstream·dL/dz.
+  /// grad: [rows, dim] += upstream·dL/dz.
   void backward(T upstream, input_type& grad) {
     const std::size_t rows = z_hat_.shape()[0];
     const std::size_t dim = z_hat_.shape()[1];
     require_shape(grad.shape(), z_hat_.shape(), "nt_xent.grad");
-    const std::size_t half = rows / 2;
-    // dsim = (softmax - onehot(partner)) / 2N; d ẑ = (dsim + dsimᵀ) ẑ / τ.
-    dsim_.resize({rows, rows});
-    const T scale = upstream / static_cast<T>(rows);
-    for (std::size_t i = 0; i < rows; ++i) {
-      const T* p = probs_.data() + i * rows;
-      T* d = dsim_.data() + i * rows;
-      for (std::size_t k = 0; k < rows; ++k) d[k] = scale * p[k];
-      d[partner(i, half)] -= scale;
-    }
+    // d ẑ = (ds + dsᵀ) ẑ / τ with ds = dsim / P.
     d_hat_.resize({rows, dim});
-    auto dsim = as_matrix(dsim_);
-    const T inv_tau = static_cast<T>(1.0 / options_.temperature);
-    as_matrix(d_hat_).noalias() = (dsim + dsim.transpose()) * as_matrix(z_hat_) * inv_tau;
+    auto ds = as_matrix(dsim_);
+    const T scale = upstream / (static_cast<T>(pairs_) * static_cast<T>(options_.temperature));
+    as_matrix(d_hat_).noalias() = (ds + ds.transpose()) * as_matrix(z_hat_) * scale;
     loss_detail::normalize_rows_backward(z_hat_.data(), norms_.data(), d_hat_.data(), rows, dim,
                                          static_cast<T>(options_.norm_eps), grad.data(), options_.detach_norm);
   }
 
+  /// Number of ordered positive pairs of the last forward (fairseq's sample_size).
+  [[nodiscard]] std::size_t positive_pairs() const { return pairs_; }
   [[nodiscard]] const nt_xent_options& options() const { return options_; }
 
  private:
-  static std::size_t partner(std::size_t i, std::size_t half) { return i < half ? i + half : i - half; }
+  void resolve_identities(std::size_t rows) {
+    if (!identities_.empty()) {
+      if (identities_.size() != rows) {
+        throw shape_error(at_field("nt_xent.embeddings"), std::to_string(rows) + " rows",
+                          std::to_string(identities_.size()) + " (one per identity given)");
+      }
+      ids_ = identities_;
+      return;
+    }
+    if (rows < 2 || rows % 2 != 0) {
+      throw shape_error(at_field("nt_xent.embeddings"), "got " + std::to_string(rows) + " rows",
+                        "an even number >= 2 of rows (two views per sample)");
+    }
+    ids_.resize(rows);
+    for (std::size_t i = 0; i < rows; ++i) {
+      ids_[i] = static_cast<std::int64_t>(options_.pairing == nt_xent_pairing::halves ? i % (rows / 2) : i / 2);
+    }
+  }
 
   nt_xent_options options_;
-  tensor<T, 2> z_hat_, probs_, dsim_, d_hat_;
-  std::vector<T> norms_, row_loss_;
+  std::vector<std::int64_t> identities_, ids_;
+  tensor<T, 2> z_hat_, dsim_, d_hat_;
+  std::vector<T> norms_;
+  std::vector<accumulator_t<T>> row_loss_;
+  std::vector<std::size_t> row_pairs_;
+  std::size_t pairs_ = 0;
 };
 
 }  // namespace ecgssl

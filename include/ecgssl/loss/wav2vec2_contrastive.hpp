@@ -94,11 +94,17 @@ class wav2vec2_contrastive {
       const random_stream rng(options_.seed, stream_id({static_cast<std::uint64_t>(rng_purpose::negatives),
                                                         static_cast<std::uint64_t>(step_), s}));
       std::int64_t* out = negatives_.data() + s * masked * k;
-      for (std::size_t t = 0; t < masked; ++t) {
-        for (std::size_t j = 0; j < k; ++j) {
-          const std::size_t draw = t * k + j;
-          std::uint32_t r = rng.below(draw, static_cast<std::uint32_t>(masked - 1));
-          if (r >= t) ++r;
+      // Draw i uses word i of the stream (random_stream::below(i, M-1)); one Philox block
+      // serves four consecutive draws.
+      const std::size_t draws = masked * k;
+      const auto range = static_cast<std::uint64_t>(masked - 1);
+      for (std::size_t block = 0; block * 4 < draws; ++block) {
+        const auto words = rng.block(block);
+        for (std::size_t w = 0; w < 4 && block * 4 + w < draws; ++w) {
+          const std::size_t draw = block * 4 + w;
+          const std::size_t t = draw / k;
+          auto r = static_cast<std::int64_t>((static_cast<std::uint64_t>(words[w]) * range) >> 32);
+          if (r >= static_cast<std::int64_t>(t)) ++r;
           out[draw] = r;
         }
       }
@@ -113,6 +119,11 @@ class wav2vec2_contrastive {
     const std::size_t masked = c.shape()[1];
     const std::size_t dim = c.shape()[2];
     const std::size_t k = options_.num_negatives;
+    if (segments == 0 || dim == 0) {
+      throw shape_error(at_field("wav2vec2_contrastive.predictions"), "got shape " + shape_string(c.shape()),
+                        "[segments >= 1, masked frames >= 2, dim >= 1]");
+    }
+    require_enough_frames(masked);
     loss_detail::require_finite(as_span(c), "wav2vec2_contrastive.predictions");
     loss_detail::require_finite(as_span(q), "wav2vec2_contrastive.targets");
     if (injected_) {

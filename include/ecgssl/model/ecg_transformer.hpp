@@ -470,32 +470,38 @@ class ecg_transformer {
     const T factor = static_cast<T>(o.feature_grad_mult);
     if (factor == T(0) && dx == nullptr) return;  // frozen extractor
     for (auto& v : d_z_) v *= factor;
+    // per-block buffers keep their shapes from step to step (no reallocation, no page faults)
+    d_blocks_.resize(o.conv_layers);
+    d_norm_blocks_.resize(o.conv_layers);
+    d_conv_blocks_.resize(o.conv_layers);
+    const tensor<T, 3>* d_act = &d_z_;
     for (std::size_t i = o.conv_layers; i-- > 0;) {
-      tensor<T, 3>& d_norm_out = scratch_a_;
+      tensor<T, 3>& d_norm_out = d_norm_blocks_[i];
       nn::detail::zero_like(d_norm_out, conv_out_[i].shape());
-      conv_gelus_[i].backward(d_z_, d_norm_out);
+      conv_gelus_[i].backward(*d_act, d_norm_out);
       tensor<T, 3>* d_conv = &d_norm_out;
       if (o.mode == extractor_mode::group_norm_first && i == 0) {
-        nn::detail::zero_like(scratch_b_, conv_out_[i].shape());
-        group_norm_.backward(d_norm_out, scratch_b_);
-        d_conv = &scratch_b_;
+        nn::detail::zero_like(d_conv_blocks_[i], conv_out_[i].shape());
+        group_norm_.backward(d_norm_out, d_conv_blocks_[i]);
+        d_conv = &d_conv_blocks_[i];
       } else if (o.mode == extractor_mode::layer_norm) {
         transpose12(d_norm_out, scratch_b_);  // [B, T, C]
         nn::detail::zero_like(scratch_c_, scratch_b_.shape());
         conv_norms_[i].backward(scratch_b_, scratch_c_);
-        transpose12(scratch_c_, scratch_b_);
-        d_conv = &scratch_b_;
+        transpose12(scratch_c_, d_conv_blocks_[i]);
+        d_conv = &d_conv_blocks_[i];
       }
       if (i == 0) {
         if (dx != nullptr) {
           convs_[0].backward(*d_conv, *dx);
         } else {
-          nn::detail::zero_like(scratch_c_, std::array<std::size_t, 3>{batch_, o.in_channels, input_samples()});
-          convs_[0].backward(*d_conv, scratch_c_);
+          nn::detail::zero_like(d_input_, std::array<std::size_t, 3>{batch_, o.in_channels, input_samples()});
+          convs_[0].backward(*d_conv, d_input_);
         }
       } else {
-        nn::detail::zero_like(d_z_, act_[i - 1].shape());
-        convs_[i].backward(*d_conv, d_z_);
+        nn::detail::zero_like(d_blocks_[i - 1], act_[i - 1].shape());
+        convs_[i].backward(*d_conv, d_blocks_[i - 1]);
+        d_act = &d_blocks_[i - 1];
       }
     }
   }
@@ -524,7 +530,8 @@ class ecg_transformer {
   tensor<T, 3> features_t_, normed_, unmasked_, h0_, h1_, h2_, pos_, h3_;
   tensor<T, 2> enc_masked_, quant_in_, quantized_, d_rows_, d_quantized_;
   tensor<T, 3> d_enc_, d_unmasked_, d_a_, d_b_, d_c_, d_norm_, d_feat_t_, d_z_;
-  tensor<T, 3> scratch_a_, scratch_b_, scratch_c_;
+  tensor<T, 3> scratch_a_, scratch_b_, scratch_c_, d_input_;
+  std::vector<tensor<T, 3>> d_blocks_, d_norm_blocks_, d_conv_blocks_;
 };
 
 }  // namespace ecgssl::model

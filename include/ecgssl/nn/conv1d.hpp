@@ -148,11 +148,16 @@ class conv1d {
     require_shape(dy.shape(), std::array<std::size_t, 3>{g.batch, g.out_channels, g.out_length},
                   name_ + "output gradient");
     require_shape(dx.shape(), input_.shape(), name_ + "input gradient");
-    kernels::backward(g, input_.data(), weight_values(), dy.data(), dx.data(), weight_grads(),
+    kernels::backward(g, input_.data(), weight_values(), dy.data(), input_gradient_ ? dx.data() : nullptr,
+                      weight_grads(),
                       bias_.valid() ? bias_.grad().data() : nullptr, workspace_);
   }
 
   void set_training(bool) {}
+
+  /// false: backward skips dx (left untouched): the first extractor conv reads the raw signal,
+  /// whose gradient nobody needs.
+  void set_input_gradient(bool on) { input_gradient_ = on; }
 
   [[nodiscard]] const conv1d_options& options() const { return options_; }
   [[nodiscard]] const parameter<T>& weight() const { return weight_; }
@@ -186,6 +191,7 @@ class conv1d {
   input_type input_;
   detail::per_thread_workspace<T> workspace_;
   bool have_forward_ = false;
+  bool input_gradient_ = true;
 };
 
 }  // namespace ecgssl::nn

@@ -105,12 +105,15 @@ class linear {
     out_shape[Rank - 1] = options_.out_features;
     require_shape(dy.shape(), out_shape, name_ + "output gradient");
     require_shape(dx.shape(), input_.shape(), name_ + "input gradient");
-    kernels::backward(input_.data(), weight_.value().data(), dy.data(), dx.data(),
+    kernels::backward(input_.data(), weight_.value().data(), dy.data(), input_gradient_ ? dx.data() : nullptr,
                       weight_.grad().data(), bias_.valid() ? bias_.grad().data() : nullptr, rows(),
                       in(), out());
   }
 
   void set_training(bool) {}
+
+  /// false: backward skips dx (left untouched), e.g. when x is data, not an activation.
+  void set_input_gradient(bool on) { input_gradient_ = on; }
 
   [[nodiscard]] const linear_options& options() const { return options_; }
   [[nodiscard]] const parameter<T>& weight() const { return weight_; }
@@ -130,6 +133,7 @@ class linear {
   parameter<T> bias_;
   input_type input_;  // cached x
   bool have_forward_ = false;
+  bool input_gradient_ = true;
 };
 
 }  // namespace ecgssl::nn

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "../core/config.hpp"
+#include "detail/tiles.hpp"
 
 namespace ecgssl {
 
@@ -56,24 +57,31 @@ struct adam {
     if (variant == adam_variant::fairseq) {
       const T step_size = static_cast<T>(learning_rate * std::sqrt(correction2) / correction1);
       const T decay = static_cast<T>(1.0 - learning_rate * weight_decay);
-#pragma omp simd
-      for (std::size_t i = 0; i < n; ++i) {
-        const T gi = g[i] * scale;
-        m[i] = m[i] * b1 + one_minus_b1 * gi;
-        v[i] = v[i] * b2 + one_minus_b2 * gi * gi;
-        p[i] = p[i] * decay - step_size * m[i] / (std::sqrt(v[i]) + e);
-      }
+      optim_detail::for_each_tile(n, [&](std::size_t begin, std::size_t size) {
+        ECGSSL_OMP_SIMD
+        for (std::size_t i = begin; i < begin + size; ++i) {
+          const T gi = g[i] * scale;
+          m[i] = m[i] * b1 + one_minus_b1 * gi;
+          v[i] = v[i] * b2 + one_minus_b2 * gi * gi;
+        }
+        auto pt = optim_detail::tile(p, begin, size);
+        pt = pt * decay - step_size * optim_detail::tile(m, begin, size) / (optim_detail::tile(v, begin, size).sqrt() + e);
+      });
     } else {
       const T step_size = static_cast<T>(learning_rate / correction1);
       const T inv_sqrt_correction2 = static_cast<T>(1.0 / std::sqrt(correction2));
       const T wd = static_cast<T>(weight_decay);
-#pragma omp simd
-      for (std::size_t i = 0; i < n; ++i) {
-        const T gi = g[i] * scale + wd * p[i];
-        m[i] = m[i] * b1 + one_minus_b1 * gi;
-        v[i] = v[i] * b2 + one_minus_b2 * gi * gi;
-        p[i] = p[i] - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_correction2 + e);
-      }
+      optim_detail::for_each_tile(n, [&](std::size_t begin, std::size_t size) {
+        ECGSSL_OMP_SIMD
+        for (std::size_t i = begin; i < begin + size; ++i) {
+          const T gi = g[i] * scale + wd * p[i];
+          m[i] = m[i] * b1 + one_minus_b1 * gi;
+          v[i] = v[i] * b2 + one_minus_b2 * gi * gi;
+        }
+        auto pt = optim_detail::tile(p, begin, size);
+        pt -= step_size * optim_detail::tile(m, begin, size) /
+              (optim_detail::tile(v, begin, size).sqrt() * inv_sqrt_correction2 + e);
+      });
     }
   }
 };

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "../core/config.hpp"
+#include "detail/tiles.hpp"
 
 namespace ecgssl {
 
@@ -44,14 +45,17 @@ struct adamw {
     const T step_size = static_cast<T>(learning_rate / correction1);
     const T inv_sqrt_correction2 = static_cast<T>(1.0 / std::sqrt(correction2));
     const std::size_t n = params.size();
-#pragma omp simd
-    for (std::size_t i = 0; i < n; ++i) {
-      const T gi = g[i] * scale;
-      const T pi = p[i] * decay;
-      m[i] = m[i] * b1 + one_minus_b1 * gi;
-      v[i] = v[i] * b2 + one_minus_b2 * gi * gi;
-      p[i] = pi - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_correction2 + e);
-    }
+    optim_detail::for_each_tile(n, [&](std::size_t begin, std::size_t size) {
+      ECGSSL_OMP_SIMD
+      for (std::size_t i = begin; i < begin + size; ++i) {
+        const T gi = g[i] * scale;
+        m[i] = m[i] * b1 + one_minus_b1 * gi;
+        v[i] = v[i] * b2 + one_minus_b2 * gi * gi;
+      }
+      auto pt = optim_detail::tile(p, begin, size);
+      pt = pt * decay - step_size * optim_detail::tile(m, begin, size) /
+                            (optim_detail::tile(v, begin, size).sqrt() * inv_sqrt_correction2 + e);
+    });
   }
 };
 

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "../core/concepts.hpp"
+#include "../core/config.hpp"
+#include "detail/tiles.hpp"
 #include "../core/error.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/threading.hpp"
@@ -77,11 +79,18 @@ class optimizer {
     double scale = gradient_scale;
     double norm = 0.0;
     if (options_.max_gradient_norm > 0) {
+      // Deterministic: each fixed piece is summed in its own order (independent of the thread
+      // count), the pieces then in index order.
+      parallel_for(static_cast<std::int64_t>(pieces_.size()), [&](std::int64_t i) {
+        const auto& piece = pieces_[static_cast<std::size_t>(i)];
+        const T* ECGSSL_RESTRICT g = grads.data() + piece.offset;
+        accumulator_t<T> sum = 0;
+        ECGSSL_OMP_SIMD_SUM
+        for (std::size_t k = 0; k < piece.size; ++k) sum += static_cast<accumulator_t<T>>(g[k]) * g[k];
+        piece_squares_[static_cast<std::size_t>(i)] = sum;
+      });
       accumulator_t<T> squares = 0;
-      for (const auto& run : runs_) {
-        if (run.frozen) continue;
-        squares += deterministic_sum_of_squares(std::span<const T>(grads.data() + run.offset, run.size));
-      }
+      for (auto value : piece_squares_) squares += value;
       norm = std::sqrt(static_cast<double>(squares)) * std::abs(gradient_scale);
       const double coefficient = options_.max_gradient_norm / (norm + 1e-6);
       if (coefficient < 1.0) scale *= coefficient;
@@ -237,6 +246,7 @@ class optimizer {
         pieces_.push_back({run.offset + begin, std::min(piece_elements, run.size - begin), run.variant});
       }
     }
+    piece_squares_.assign(pieces_.size(), accumulator_t<T>(0));
     planned_ = true;
   }
 
@@ -257,6 +267,7 @@ class optimizer {
   std::vector<variant_type> variants_;
   std::vector<run_type> runs_;
   std::vector<piece_type> pieces_;
+  std::vector<accumulator_t<T>> piece_squares_;
   std::array<std::vector<T>, state_count> state_{};
   std::array<T, 1> step_mirror_{};
   std::int64_t updates_ = 0;

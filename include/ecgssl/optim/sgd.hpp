@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "../core/config.hpp"
+#include "detail/tiles.hpp"
 
 namespace ecgssl {
 
@@ -37,11 +38,11 @@ struct sgd {
     const bool first = step <= 1;  // torch clones d into the buffer on its first step
     const std::size_t n = params.size();
     if (momentum == 0.0) {
-#pragma omp simd
+      ECGSSL_OMP_SIMD
       for (std::size_t i = 0; i < n; ++i) p[i] -= lr * (g[i] * scale + wd * p[i]);
       return;
     }
-#pragma omp simd
+    ECGSSL_OMP_SIMD
     for (std::size_t i = 0; i < n; ++i) {
       T d = g[i] * scale + wd * p[i];
       b[i] = first ? d : mu * b[i] + keep * d;

@@ -23,11 +23,7 @@
 #include "../masking/no_lead_mask.hpp"
 #include "../masking/random_lead_mask.hpp"
 #include "../model/ecg_transformer.hpp"
-#include "../signal/baseline_shift.hpp"
-#include "../signal/baseline_wander.hpp"
-#include "../signal/compose.hpp"
-#include "../signal/emg_noise.hpp"
-#include "../signal/powerline_noise.hpp"
+#include "../signal/physio_augmentation.hpp"
 #include "pooled_contrastive_criterion.hpp"
 #include "pretrain_objective.hpp"
 #include "w2v_cmsc_criterion.hpp"
@@ -57,8 +53,7 @@ inline pretrain_method parse_pretrain_method(std::string_view name) {
 }
 
 /// The Physio(4) augmentations of Table 4: powerline, EMG, baseline wander, baseline shift.
-using physio_augmentations =
-    signal::compose<signal::powerline_noise, signal::emg_noise, signal::baseline_wander, signal::baseline_shift>;
+using physio_augmentations = signal::physio4;
 
 template <class Config, class Transform, class Masking, class Criterion>
 using objective_of = pretrain_objective<model::ecg_transformer<Config>, Transform, Masking, Criterion>;

@@ -4,9 +4,11 @@
 /// sections designed by the bilinear transform with pre-warped corners, run forward and then
 /// backward (as scipy.signal.filtfilt), so the phase cancels and the magnitude response is
 ///     |H(f)|^2 = 1 / (1 + (tan(pi f/fs) / tan(pi fh/fs))^(2N)) * 1 / (1 + (tan(pi fl/fs) / tan(pi f/fs))^(2N))
-/// for low corner fl, high corner fh and order N per side. The ends are handled like filtfilt:
-/// the signal is extended by odd reflection (3 * (2 * sections + 1) samples, at most
-/// samples - 1) and each pass starts from the sections' steady state for the first sample.
+/// for low corner fl, high corner fh and order N per side. The ends are handled like
+/// scipy.signal.sosfiltfilt: the signal is extended by odd reflection (3 * (2 * sections + 1 -
+/// first-order sections) samples, at most samples - 1) and each pass starts from the sections'
+/// steady state for its first sample. The result equals sosfiltfilt over the same cascade
+/// (butter(N, fh, 'lowpass') then butter(N, fl, 'highpass')) to float rounding (tested on real ECG).
 /// Not used by the paper (spec §2.2: no filtering), offered for other pipelines.
 
 #include <algorithm>
@@ -129,7 +131,9 @@ class band_pass {
     const std::size_t leads = x.shape()[0];
     const std::size_t n = x.shape()[1];
     if (n < 2) return;
-    const std::size_t pad = std::min<std::size_t>(3 * (2 * count + 1), n - 1);
+    // scipy's sosfiltfilt rule: 3 * (2 * sections + 1 - first-order sections), capped at n - 1.
+    const std::size_t first_order = (order_ % 2 == 1) ? (high_ > 0.0) + (low_ > 0.0) : 0;
+    const std::size_t pad = std::min<std::size_t>(3 * (2 * count + 1 - first_order), n - 1);
     thread_local std::vector<double> work;  // reused across calls: no allocation per record
     work.resize(n + 2 * pad);
     for (std::size_t l = 0; l < leads; ++l) {

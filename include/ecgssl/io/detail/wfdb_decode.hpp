@@ -17,7 +17,7 @@ namespace ecgssl::io::detail {
 [[nodiscard]] constexpr std::optional<std::int32_t> wfdb_invalid_value(int format) {
   switch (format) {
     case 80: return -128;
-    case 16: case 61: case 160: return -32768;
+    case 0: case 16: case 61: case 160: return -32768;  // format 0: WFDB_INVALID_SAMPLE
     case 24: return -8388608;
     case 32: return std::numeric_limits<std::int32_t>::min();
     case 212: return -2048;
