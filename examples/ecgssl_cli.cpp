@@ -1,7 +1,10 @@
 // `ecgssl`: one program, one subcommand per task. Each subcommand is a function in
 // include/ecgssl/cli/ taking its arguments and output streams, so the tests drive exactly
 // the code the user runs.
+#include <ecgssl/cli/bench.hpp>
+#include <ecgssl/cli/embed.hpp>
 #include <ecgssl/cli/inspect.hpp>
+#include <ecgssl/cli/pretrain.hpp>
 #include <ecgssl/version.hpp>
 
 #include <functional>
@@ -30,6 +33,9 @@ std::map<std::string, entry> subcommands() {
                                [](const std::vector<std::string>& a, std::ostream& out, std::ostream& err) {
                                  return ecgssl::cli::run_inspect(a, out, err);
                                }});
+  all.emplace("pretrain", entry{"pre-train an encoder (W2V+CMSC+RLM and baselines) on WFDB records", ecgssl::cli::run_pretrain});
+  all.emplace("embed", entry{"embed records with a pre-trained encoder (.csv or .npy)", ecgssl::cli::run_embed});
+  all.emplace("bench", entry{"time pre-training steps and encoder inference", ecgssl::cli::run_bench});
   return all;
 }
 

@@ -1,0 +1,84 @@
+#pragma once
+/// \file predict.hpp
+/// `ecgssl predict --checkpoint CK2 [--leads LIST] --out DIR RECORD...`: classifies WFDB records
+/// with a fine-tuned arrhythmia model and writes one Challenge 2021 output file per record
+/// (`DIR/<record>.csv`, pipeline/challenge_output.hpp). A record's probabilities are the mean over
+/// its complete 5 s segments; a class is predicted when that mean exceeds 0.5 (spec §6.2).
+/// RECORD is a header path with or without `.hea`. Default lead set: the one the model was
+/// fine-tuned with.
+
+#include <ecgssl/core/error.hpp>
+#include <ecgssl/data/record_source.hpp>
+#include <ecgssl/io/manifest.hpp>
+#include <ecgssl/pipeline/challenge_output.hpp>
+#include <ecgssl/pipeline/evaluation.hpp>
+#include <ecgssl/pipeline/finetune_checkpoint.hpp>
+#include <ecgssl/pipeline/wfdb_dataset.hpp>
+
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "detail/cli_app.hpp"
+
+namespace ecgssl::cli {
+
+/// `ecgssl predict`; see the file comment.
+inline int run_predict(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  CLI::App app{"write Challenge 2021 output files for WFDB records with a fine-tuned arrhythmia model",
+               "ecgssl predict"};
+  std::string checkpoint, leads_text, out_dir;
+  std::vector<std::string> records;
+  app.add_option("--checkpoint", checkpoint, "fine-tuned arrhythmia checkpoint (ecgssl finetune)")->required();
+  app.add_option("--leads", leads_text, "lead set (default: the fine-tuning lead set)");
+  app.add_option("--out", out_dir, "folder for the output files")->required();
+  app.add_option("records", records, "WFDB records (header paths, .hea optional)")->required();
+  if (const int code = detail::parse_app(app, args, out, err); code >= 0) return code;
+
+  pipeline::finetune_checkpoint_info info;
+  auto model = pipeline::load_finetuned<float>(checkpoint, &info);
+  if (info.model.task != pipeline::finetune_task::arrhythmia) {
+    throw config_error(in_file(checkpoint, "ecgssl.config.task"), pipeline::task_name(info.model.task),
+                       "an arrhythmia model (predict writes Challenge classifier outputs)");
+  }
+  const io::lead_set leads = io::lead_set::parse(leads_text.empty() ? info.leads : leads_text, at_field("--leads"));
+  io::manifest m;
+  for (const auto& r : records) {
+    std::filesystem::path header(r);
+    if (header.extension() != ".hea") header += ".hea";
+    io::manifest_entry e = pipeline::wfdb_dataset::manifest_entry_of(header);
+    e.path = header.string();
+    if (!e.skip_reason.empty()) throw data_error(in_file(header.string()), e.skip_reason, "a single-segment record");
+    if (e.sampling_frequency != 500.0) {
+      throw data_error(in_file(header.string(), "sampling frequency"), std::to_string(e.sampling_frequency) + " Hz",
+                       "500 Hz (resample first)");
+    }
+    if (e.samples < 2500) {
+      throw data_error(in_file(header.string(), "samples"), std::to_string(e.samples) + " samples per lead",
+                       "at least 2500 (one 5 s segment at 500 Hz)");
+    }
+    m.entries.push_back(std::move(e));
+  }
+  const data::record_source source(
+      m, [](const io::manifest_entry& e) { return pipeline::wfdb_dataset::read_millivolts({}, e); });
+  const auto set = pipeline::segment_set::from_source(source);
+  const auto segment_p = pipeline::predict_probabilities(*model, set, leads);
+  std::vector<std::string> ids;
+  const auto p = pipeline::mean_by_record(segment_p, set.record_ids, ids);
+  std::filesystem::create_directories(out_dir);
+  for (std::size_t r = 0; r < ids.size(); ++r) {
+    pipeline::challenge_output o;
+    o.record_id = ids[r];
+    for (std::size_t c = 0; c < io::challenge_class_count; ++c) {
+      o.probabilities[c] = p(r, c);
+      o.decisions[c] = p(r, c) > 0.5f ? 1.0f : 0.0f;
+    }
+    o.save(out_dir);
+  }
+  out << "wrote " << ids.size() << " output files to " << out_dir << " (" << set.size() << " segments, leads "
+      << leads.to_string() << ")\n";
+  return 0;
+}
+
+}  // namespace ecgssl::cli

@@ -1,0 +1,128 @@
+#pragma once
+/// \file w2v_cmsc_criterion.hpp
+/// The W2V (+ CMSC) criterion of spec §4.1-§4.4 on the masked forward of an ecg_transformer:
+///   loss_sum = L_w2v + N_m·(0.1·L_d + 10·L_f + w_c·L_cmsc),  sample_size = N_m = S·M,
+/// with w_c = 1 (W2V+CMSC) or 0 (W2V alone, spec §4.5). L_w2v, L_f and L_cmsc come from
+/// loss::combined_loss (un-normalised); the diversity term L_d = (G·V - prob_perplexity)/(G·V)
+/// is applied through the encoder's prob_perplexity gradient, because the quantizer logits live
+/// inside the encoder.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "../data/batch_loader.hpp"
+#include "../loss/combined_loss.hpp"
+#include "../model/configs.hpp"
+#include "pretrain_objective.hpp"
+
+namespace ecgssl::pipeline {
+
+/// W2V (+ CMSC when WithCmsc) on items of two consecutive segments (WithCmsc) or single segments.
+template <class T, bool WithCmsc>
+class w2v_cmsc_criterion {
+ public:
+  explicit w2v_cmsc_criterion(double diversity_weight = 0.1, double feature_penalty_weight = 10.0,
+                              std::uint64_t seed = 0)
+      : diversity_weight_(diversity_weight), feature_penalty_weight_(feature_penalty_weight), loss_(make_options(feature_penalty_weight, seed)) {}
+
+  static model::ecg_transformer_options adapt(model::ecg_transformer_options o) {
+    o.apply_mask = true;
+    o.pretraining_heads = true;
+    return o;
+  }
+  /// Keys the negative sampling (spec §4.1) by the run's seed.
+  void set_seed(std::uint64_t seed) { loss_ = combined_loss<T>(make_options(feature_penalty_weight_, seed)); }
+  static std::string name() { return WithCmsc ? "w2v_cmsc" : "w2v"; }
+
+  template <class Encoder>
+  micro_batch_result run(Encoder& encoder, const data::batch& b, std::uint64_t micro_step) {
+    const auto& out = encoder.forward(to_scalar(b.signals));
+    const std::size_t segments = out.encoded.shape()[0];
+    const std::size_t masked = out.masked_per_sample;
+    if (masked < 2) {
+      throw data_error(at_field("span mask"), std::to_string(masked) + " masked frames per segment",
+                       "at least 2 (input too short for wav2vec 2.0 masking)");
+    }
+    const std::size_t dim = out.predictions.shape()[1];
+    in_.contrastive.predictions.resize({segments, masked, dim});
+    in_.contrastive.targets.resize({segments, masked, dim});
+    std::copy(out.predictions.begin(), out.predictions.end(), in_.contrastive.predictions.begin());
+    std::copy(out.targets.begin(), out.targets.end(), in_.contrastive.targets.begin());
+    in_.features = out.features;
+    if constexpr (WithCmsc) {
+      in_.encoder_output = out.encoded;
+      ids_.resize(segments);
+      parts_.resize(segments);
+      for (std::size_t s = 0; s < segments; ++s) {
+        ids_[s] = b.meta[s].identity;
+        parts_[s] = static_cast<std::int64_t>(s % 2);  // loader layout: item parts side by side
+      }
+      loss_.set_targets(ids_, parts_);
+    }
+    loss_.contrastive().set_step(static_cast<std::int64_t>(micro_step));
+    const T base = loss_.forward(in_);
+    const double n = static_cast<double>(loss_.sample_size());
+    const double groups_codes = static_cast<double>(encoder.options().latent_groups * encoder.options().latent_vars);
+    const double diversity = (groups_codes - out.prob_perplexity) / groups_codes;
+
+    zero(grad_.contrastive.predictions, in_.contrastive.predictions.shape());
+    zero(grad_.contrastive.targets, in_.contrastive.targets.shape());
+    zero(grad_.features, in_.features.shape());
+    if constexpr (WithCmsc) zero(grad_.encoder_output, in_.encoder_output.shape());
+    loss_.backward(T(1), grad_);
+    typename Encoder::gradients g;
+    g.predictions = tensor<T, 2>::from_shape({segments * masked, dim});
+    g.targets = tensor<T, 2>::from_shape({segments * masked, dim});
+    std::copy(grad_.contrastive.predictions.begin(), grad_.contrastive.predictions.end(), g.predictions.begin());
+    std::copy(grad_.contrastive.targets.begin(), grad_.contrastive.targets.end(), g.targets.begin());
+    g.features = grad_.features;
+    if constexpr (WithCmsc) g.encoded = grad_.encoder_output;
+    // d(N·w_d·(GV - ppl)/GV)/d ppl
+    g.prob_perplexity = static_cast<T>(-n * diversity_weight_ / groups_codes);
+    encoder.backward(g);
+
+    micro_batch_result r;
+    r.loss_sum = static_cast<double>(base) + n * diversity_weight_ * diversity;
+    r.sample_size = n;
+    r.terms = {{"w2v", static_cast<double>(loss_.contrastive_value())},
+               {"diversity", n * diversity},
+               {"feature_penalty", n * static_cast<double>(loss_.feature_penalty_value())}};
+    if constexpr (WithCmsc) r.terms.emplace_back("cmsc", n * static_cast<double>(loss_.cmsc_value()));
+    return r;
+  }
+
+ private:
+  static combined_loss_options make_options(double feature_penalty_weight, std::uint64_t seed) {
+    combined_loss_options o;
+    o.diversity_weight = 0.0;  // applied through prob_perplexity (see the file comment)
+    o.feature_penalty_weight = feature_penalty_weight;
+    o.cmsc_weight = WithCmsc ? 1.0 : 0.0;
+    o.normalize_by_sample_size = false;  // the trainer divides by Σ N_m (spec §4.4)
+    o.contrastive.seed = seed;
+    return o;
+  }
+  template <std::size_t N>
+  static void zero(tensor<T, N>& t, const std::array<std::size_t, N>& shape) {
+    if (t.shape() != shape) t.resize(shape);
+    std::fill(t.begin(), t.end(), T(0));
+  }
+  const tensor<T, 3>& to_scalar(const tensor<float, 3>& x) {
+    if constexpr (std::is_same_v<T, float>) {
+      return x;
+    } else {
+      converted_ = x;
+      return converted_;
+    }
+  }
+
+  double diversity_weight_;
+  double feature_penalty_weight_;
+  combined_loss<T> loss_;
+  combined_input<T> in_, grad_;
+  std::vector<std::int64_t> ids_, parts_;
+  tensor<T, 3> converted_;
+};
+
+}  // namespace ecgssl::pipeline

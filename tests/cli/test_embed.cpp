@@ -1,0 +1,110 @@
+// Tests of cli/embed.hpp through run_embed (checkpoint made by run_pretrain on real records).
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ecgssl/cli/embed.hpp"
+#include "ecgssl/cli/pretrain.hpp"
+#include "support/npy.hpp"
+
+namespace {
+
+const std::string records = std::string(ECGSSL_TEST_DATA_DIR) + "/records/challenge";
+
+std::filesystem::path scratch(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / "ecgssl_test_cli_embed";
+  std::filesystem::create_directories(dir);
+  return dir / name;
+}
+
+int call(int (*run)(const std::vector<std::string>&, std::ostream&, std::ostream&), std::vector<std::string> args,
+         std::string* err_text = nullptr) {
+  std::ostringstream out, err;
+  const int code = run(args, out, err);
+  if (err_text) *err_text = err.str();
+  return code;
+}
+
+std::vector<std::vector<std::string>> read_csv(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::vector<std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> cells;
+    std::stringstream s(line);
+    for (std::string c; std::getline(s, c, ',');) cells.push_back(c);
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+const std::filesystem::path& checkpoint() {
+  static const std::filesystem::path ck = [] {
+    const auto p = scratch("tiny.safetensors");
+    std::string err;
+    const int code = call(ecgssl::cli::run_pretrain, {"--data", records, "--steps", "1", "--batch-pairs", "1",
+                                                      "--out", p.string(), "--threads", "1"}, &err);
+    REQUIRE_MESSAGE(code == 0, err);
+    return p;
+  }();
+  return ck;
+}
+
+}  // namespace
+
+TEST_CASE("embed: one row per 5 s segment, record pooling is their mean, npy holds the same numbers") {
+  const std::string a = records + "/A0001.hea", e = records + "/E00001";  // 15 s and 10 s
+  const auto csv = scratch("seg.csv"), rec = scratch("rec.csv"), npy = scratch("seg.npy");
+  std::string err;
+  REQUIRE_MESSAGE(call(ecgssl::cli::run_embed, {"--checkpoint", checkpoint().string(), "--out", csv.string(), a, e}, &err) == 0, err);
+  const auto rows = read_csv(csv);
+  REQUIRE(rows.size() == 1 + 3 + 2);
+  CHECK(rows[0].size() == 2 + 128);  // tiny: D = 128
+  CHECK(rows[1][0] == "A0001");
+  CHECK(rows[3][1] == "2");
+  CHECK(rows[4][0] == "E00001");
+
+  REQUIRE(call(ecgssl::cli::run_embed, {"--checkpoint", checkpoint().string(), "--pool", "record", "--out", rec.string(), a, e}) == 0);
+  const auto pooled = read_csv(rec);
+  REQUIRE(pooled.size() == 3);
+  CHECK(pooled[1][1] == "all");
+  for (std::size_t d = 2; d < 130; ++d) {
+    const double mean = (std::stod(rows[1][d]) + std::stod(rows[2][d]) + std::stod(rows[3][d])) / 3.0;
+    CHECK(std::stod(pooled[1][d]) == doctest::Approx(mean).epsilon(1e-5));
+  }
+
+  REQUIRE(call(ecgssl::cli::run_embed, {"--checkpoint", checkpoint().string(), "--out", npy.string(), a, e}) == 0);
+  const auto array = ecgssl::testing::read_npy(npy.string());
+  REQUIRE(array.shape.size() == 2);
+  CHECK(array.shape[0] == 5);
+  CHECK(array.shape[1] == 128);
+  CHECK(array.values[4 * 128 + 7] == doctest::Approx(std::stod(rows[5][9])).epsilon(1e-6));
+}
+
+TEST_CASE("embed: eval mode is deterministic, and --leads zero-fills the other leads") {
+  const std::string a = records + "/A0001.hea";
+  const auto one = scratch("one.csv"), two = scratch("two.csv"), lead1 = scratch("lead1.csv");
+  REQUIRE(call(ecgssl::cli::run_embed, {"--checkpoint", checkpoint().string(), "--out", one.string(), a}) == 0);
+  REQUIRE(call(ecgssl::cli::run_embed, {"--checkpoint", checkpoint().string(), "--out", two.string(), a}) == 0);
+  CHECK(read_csv(one) == read_csv(two));
+  REQUIRE(call(ecgssl::cli::run_embed, {"--checkpoint", checkpoint().string(), "--leads", "1", "--out", lead1.string(), a}) == 0);
+  CHECK(read_csv(lead1)[1] != read_csv(one)[1]);
+}
+
+TEST_CASE("embed: a checkpoint that does not match the configuration, or a bad record, writes nothing") {
+  const auto out = scratch("never.csv");
+  std::filesystem::remove(out);
+  std::string err;
+  CHECK(call(ecgssl::cli::run_embed, {"--checkpoint", checkpoint().string(), "--config", "small", "--out", out.string(),
+                                      records + "/A0001.hea"}, &err) == 1);
+  CHECK(err.find("does not match the model") != std::string::npos);
+  CHECK(call(ecgssl::cli::run_embed, {"--checkpoint", checkpoint().string(), "--out", out.string(),
+                                      records + "/NOPE.hea"}, &err) == 1);
+  CHECK(err.find("NOPE") != std::string::npos);
+  CHECK(call(ecgssl::cli::run_embed, {"--checkpoint", checkpoint().string(), "--out", scratch("x.txt").string(),
+                                      records + "/A0001.hea"}, &err) == 1);
+  CHECK(!std::filesystem::exists(out));
+}
