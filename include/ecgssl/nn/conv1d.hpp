@@ -190,7 +190,7 @@ class conv1d {
   std::span<const T> external_value_;
   std::span<T> external_grad_;
   input_type input_;
-  detail::per_thread_workspace<T> workspace_;
+  typename kernels::template workspace<T> workspace_;  // the backend chooses its scratch storage
   bool have_forward_ = false;
   bool input_gradient_ = true;
 };
