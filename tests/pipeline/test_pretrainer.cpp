@@ -99,6 +99,18 @@ TEST_CASE("W2V+CMSC+RLM on real records: the loss decreases") {
   for (const auto& r : history) CHECK(std::isfinite(r.loss));
   REQUIRE(history[0].terms.size() == 4);
   CHECK(history[0].terms[3].first == "cmsc");
+  // spec §4.4: loss per masked frame = mean W2V + 0.1 diversity + 10 feature penalty + 1 CMSC
+  for (const auto& r : history) {
+    const double w2v = r.terms[0].second, diversity = r.terms[1].second, penalty = r.terms[2].second,
+                 cmsc = r.terms[3].second;
+    CHECK(r.loss == doctest::Approx(w2v + 0.1 * diversity + 10.0 * penalty + cmsc).epsilon(1e-5));  // float sums
+    CHECK(diversity >= 0.0);
+    CHECK(diversity <= 1.0);
+    CHECK(cmsc >= 0.0);
+    // InfoNCE over K + 1 = 101 candidates starts near log(101) per frame and cannot be negative
+    CHECK(w2v >= 0.0);
+  }
+  CHECK(history[0].terms[0].second == doctest::Approx(std::log(101.0)).epsilon(0.25));
   // Temperature, by update count: max(2·0.999995^u, 0.5) (spec §3.8) at u = 23
   CHECK(objective.encoder().last_outputs().temperature == doctest::Approx(2.0 * std::pow(0.999995, 23)));
 }
