@@ -124,6 +124,8 @@ struct implementation<nn::detail::conv1d_op, host> {
   using workspace = nn::detail::per_thread_workspace<T>;
   /// Upper bound on the elements of the weight-gradient im2col buffer (fixes the chunking).
   static constexpr std::size_t weight_chunk_elements = std::size_t{1} << 22;
+  /// Output channels per task of the weight-gradient GEMM.
+  static constexpr Eigen::Index weight_row_block = 32;
 
   /// y[b, g-block] = W_g cols(x_b, g) (+ bias). x: [B, Cin, T], w: [Cout, Cin_g, K], y: [B, Cout, T'].
   template <class T>
@@ -198,8 +200,17 @@ struct implementation<nn::detail::conv1d_op, host> {
             as_matrix(dys.data(), cout_g, cols_width).middleCols(static_cast<Eigen::Index>(j) * width, width) =
                 dy_block(b0 + j, group);
           });
-          dwg.noalias() += as_matrix(static_cast<const T*>(dys.data()), cout_g, cols_width) *
-                           as_matrix(static_cast<const T*>(cols.data()), patch, cols_width).transpose();
+          // Fixed row blocks on our own threads rather than Eigen's threaded GEMM, whose
+          // spin-waits between depth panels collapse on an oversubscribed machine; each block
+          // is one serial GEMM, so the result does not depend on the thread count.
+          const auto dys_map = as_matrix(static_cast<const T*>(dys.data()), cout_g, cols_width);
+          const auto cols_map = as_matrix(static_cast<const T*>(cols.data()), patch, cols_width);
+          const Eigen::Index blocks = (cout_g + weight_row_block - 1) / weight_row_block;
+          parallel_for(static_cast<std::int64_t>(blocks), [&](std::int64_t rb) {
+            const Eigen::Index r0 = static_cast<Eigen::Index>(rb) * weight_row_block;
+            const Eigen::Index rows = std::min<Eigen::Index>(weight_row_block, cout_g - r0);
+            dwg.middleRows(r0, rows).noalias() += dys_map.middleRows(r0, rows) * cols_map.transpose();
+          });
         }
       }
     }
