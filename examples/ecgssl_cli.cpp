@@ -4,6 +4,7 @@
 #include <ecgssl/cli/bench.hpp>
 #include <ecgssl/cli/embed.hpp>
 #include <ecgssl/cli/inspect.hpp>
+#include <ecgssl/cli/manifest.hpp>
 #include <ecgssl/cli/pretrain.hpp>
 #include <ecgssl/version.hpp>
 
@@ -33,6 +34,8 @@ std::map<std::string, entry> subcommands() {
                                [](const std::vector<std::string>& a, std::ostream& out, std::ostream& err) {
                                  return ecgssl::cli::run_inspect(a, out, err);
                                }});
+  all.emplace("manifest", entry{"scan a folder of records into a manifest CSV (kept and skipped, with reasons)",
+                                ecgssl::cli::run_manifest});
   all.emplace("pretrain", entry{"pre-train an encoder (W2V+CMSC+RLM and baselines) on WFDB records", ecgssl::cli::run_pretrain});
   all.emplace("embed", entry{"embed records with a pre-trained encoder (.csv or .npy)", ecgssl::cli::run_embed});
   all.emplace("bench", entry{"time pre-training steps and encoder inference", ecgssl::cli::run_bench});

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "atomic_file.hpp"
 #include "lead_set.hpp"
 
 namespace ecgssl::io {
@@ -86,13 +87,15 @@ class manifest {
     }
   }
 
-  /// Writes the CSV file; io_error if it cannot be written.
+  /// Writes the CSV file atomically (a failed write leaves any previous file as it was);
+  /// io_error if it cannot be written.
   void save(const std::filesystem::path& file) const {
-    std::ofstream out(file, std::ios::binary);
-    if (!out) throw io_error(in_file(file.string()), "cannot open for writing", "a writable path");
-    write_csv(out);
-    out.flush();
-    if (!out) throw io_error(in_file(file.string()), "write failed", "enough disk space");
+    std::ostringstream text;
+    write_csv(text);
+    const std::string csv = text.str();
+    atomic_file out(file);
+    out.write(std::as_bytes(std::span<const char>(csv.data(), csv.size())));
+    out.commit();
   }
 
   /// Parses a manifest; `source` names the stream in error messages.

@@ -16,6 +16,7 @@
 #include "../core/tensor.hpp"
 #include "../data/paired_source.hpp"
 #include "../data/record_source.hpp"
+#include "../io/challenge_labels.hpp"
 #include "../io/manifest.hpp"
 #include "../io/wfdb_header.hpp"
 #include "../io/wfdb_record.hpp"
@@ -86,25 +87,8 @@ class wfdb_dataset {
       return e;
     }
     for (const auto& s : h.signals) e.leads.push_back(s.description);
-    if (auto dx = h.comment_value("Dx")) {
-      std::string token;
-      const auto flush = [&] {
-        if (token.empty()) return;
-        std::uint64_t code = 0;
-        bool ok = true;
-        for (char c : token) {
-          if (c < '0' || c > '9') ok = false;
-          else code = code * 10 + static_cast<std::uint64_t>(c - '0');
-        }
-        if (ok) e.labels.push_back(code);
-        token.clear();
-      };
-      for (char c : *dx) {
-        if (c == ',' || c == ' ') flush();
-        else token += c;
-      }
-      flush();
-    }
+    // A malformed code is an error naming the file (scan_records turns it into a skip reason).
+    if (auto dx = h.comment_value("Dx")) e.labels = io::parse_dx_codes(*dx, in_file(header_path.string(), "Dx"));
     if (auto age = h.comment_value("Age")) {
       try {
         std::size_t used = 0;
