@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 jobs=${ECGSSL_JOBS:-$(nproc)}
 # Let ccache reuse objects compiled in another checkout of the same sources (paths relative to
 # the checkout; the build directory is not part of the hash).
-export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-20G}
 
 echo "== default preset: configure, build, test"
 cmake --preset default
