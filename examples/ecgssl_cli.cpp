@@ -3,9 +3,13 @@
 // the code the user runs.
 #include <ecgssl/cli/bench.hpp>
 #include <ecgssl/cli/embed.hpp>
+#include <ecgssl/cli/evaluate.hpp>
+#include <ecgssl/cli/finetune.hpp>
 #include <ecgssl/cli/inspect.hpp>
 #include <ecgssl/cli/manifest.hpp>
+#include <ecgssl/cli/predict.hpp>
 #include <ecgssl/cli/pretrain.hpp>
+#include <ecgssl/cli/score.hpp>
 #include <ecgssl/version.hpp>
 
 #include <functional>
@@ -38,6 +42,10 @@ std::map<std::string, entry> subcommands() {
                                 ecgssl::cli::run_manifest});
   all.emplace("pretrain", entry{"pre-train an encoder (W2V+CMSC+RLM and baselines) on WFDB records", ecgssl::cli::run_pretrain});
   all.emplace("embed", entry{"embed records with a pre-trained encoder (.csv or .npy)", ecgssl::cli::run_embed});
+  all.emplace("finetune", entry{"fine-tune for arrhythmia or identification (pre-trained or random init)", ecgssl::cli::run_finetune});
+  all.emplace("evaluate", entry{"evaluate a fine-tuned model on lead sets (table or JSON)", ecgssl::cli::run_evaluate});
+  all.emplace("predict", entry{"write Challenge 2021 output files for records", ecgssl::cli::run_predict});
+  all.emplace("score", entry{"Challenge 2021 metrics of output files against label headers", ecgssl::cli::run_score});
   all.emplace("bench", entry{"time pre-training steps and encoder inference", ecgssl::cli::run_bench});
   return all;
 }

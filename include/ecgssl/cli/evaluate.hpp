@@ -17,7 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "detail/cli_app.hpp"
+#include "detail/cli11_run.hpp"
+#include "detail/format.hpp"
 #include "finetune.hpp"
 
 namespace ecgssl::cli {
@@ -34,7 +35,7 @@ inline int run_evaluate(const std::vector<std::string>& args, std::ostream& out,
   app.add_option("--split", split_name, "all, or the train/valid/test part of the checkpoint's fine-tuning split")
       ->check(CLI::IsMember({"all", "train", "valid", "test"}));
   app.add_flag("--json", json, "print one JSON object with a key per lead set");
-  if (const int code = detail::parse_app(app, args, out, err); code >= 0) return code;
+  return detail::run_cli11(app, args, out, err, [&]() -> int {
 
   std::vector<std::string> sets;
   for (const auto& n : lead_names) {
@@ -95,6 +96,7 @@ inline int run_evaluate(const std::vector<std::string>& args, std::ostream& out,
         << detail::fixed4(r.diagnosis.accuracy) << "    " << detail::fixed4(r.diagnosis.macro_f_measure) << "\n";
   }
   return 0;
+  });
 }
 
 }  // namespace ecgssl::cli

@@ -26,7 +26,8 @@
 
 #include <unistd.h>
 
-#include "detail/cli_app.hpp"
+#include "detail/cli11_run.hpp"
+#include "detail/format.hpp"
 
 namespace ecgssl::cli {
 
@@ -77,7 +78,7 @@ inline int run_finetune(const std::vector<std::string>& args, std::ostream& out,
                                                       "identities (identification)");
   app.add_flag("--linear-probe", linear_probe, "train the head only (frozen encoder)");
   app.add_option("--out", out_path, "where to write the fine-tuned checkpoint")->required();
-  if (const int code = detail::parse_app(app, args, out, err); code >= 0) return code;
+  return detail::run_cli11(app, args, out, err, [&]() -> int {
   if (checkpoint.empty() && !random_init) {
     err << "ecgssl finetune: give --checkpoint CK (pre-trained) or --random-init\n";
     return 2;
@@ -146,6 +147,7 @@ inline int run_finetune(const std::vector<std::string>& args, std::ostream& out,
   if (valid != nullptr) out << " (best valid " << metric << " " << detail::fixed4(trainer.best_metric()) << ")";
   out << "\n";
   return 0;
+  });
 }
 
 }  // namespace ecgssl::cli

@@ -20,7 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "detail/cli_app.hpp"
+#include "detail/cli11_run.hpp"
+#include "detail/format.hpp"
 
 namespace ecgssl::cli {
 
@@ -34,7 +35,7 @@ inline int run_predict(const std::vector<std::string>& args, std::ostream& out, 
   app.add_option("--leads", leads_text, "lead set (default: the fine-tuning lead set)");
   app.add_option("--out", out_dir, "folder for the output files")->required();
   app.add_option("records", records, "WFDB records (header paths, .hea optional)")->required();
-  if (const int code = detail::parse_app(app, args, out, err); code >= 0) return code;
+  return detail::run_cli11(app, args, out, err, [&]() -> int {
 
   pipeline::finetune_checkpoint_info info;
   auto model = pipeline::load_finetuned<float>(checkpoint, &info);
@@ -79,6 +80,7 @@ inline int run_predict(const std::vector<std::string>& args, std::ostream& out, 
   out << "wrote " << ids.size() << " output files to " << out_dir << " (" << set.size() << " segments, leads "
       << leads.to_string() << ")\n";
   return 0;
+  });
 }
 
 }  // namespace ecgssl::cli

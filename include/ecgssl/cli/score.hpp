@@ -27,7 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "detail/cli_app.hpp"
+#include "detail/cli11_run.hpp"
+#include "detail/format.hpp"
 
 namespace ecgssl::cli {
 
@@ -131,7 +132,7 @@ inline int run_score(const std::vector<std::string>& args, std::ostream& out, st
   app.add_option("--labels", labels_dir, "folder of label headers (.hea with #Dx), searched recursively")->required();
   app.add_option("--outputs", outputs_dir, "folder of output files <record>.csv (ecgssl predict)")->required();
   app.add_flag("--json", json, "print one JSON object");
-  if (const int code = detail::parse_app(app, args, out, err); code >= 0) return code;
+  return detail::run_cli11(app, args, out, err, [&]() -> int {
   const score_result r = score_folders(labels_dir, outputs_dir);
   if (json) {
     out << r.to_json().dump() << "\n";
@@ -149,6 +150,7 @@ inline int run_score(const std::vector<std::string>& args, std::ostream& out, st
         << detail::fixed4(r.class_f_measure[c]) << "\n";
   }
   return 0;
+  });
 }
 
 }  // namespace ecgssl::cli
