@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""Pre-training throughput of `ecgssl bench` next to the same objective in PyTorch (issue 6).
+
+    /usr/bin/python3 benchmarks/pretrain_throughput.py --ecgssl build/app/bin/ecgssl \
+        --configs tiny small base --pairs 4 --steps 3 --rounds 2 --threads 2
+
+For each config, both sides run complete pre-training updates on random [2P, 12, 2500] input after
+one warm-up update: the encoder in training mode (dropout, span mask, Gumbel quantizer), the
+W2V+CMSC loss of spec section 4.4 (wav2vec 2.0 contrastive with 100 negatives per masked frame,
+diversity 0.1, feature penalty 10, CMSC on mean-pooled outputs, tau 0.1), backward, and Adam with
+decoupled weight decay (spec section 5). The PyTorch side is tools/torch_reference_encoder.py
+(same architecture, same parameter names). The two programs alternate, `--rounds` times each; the
+table reports the fastest round of each (the machine is shared) and the ratio.
+
+Environment as in benchmarks/compare_pytorch.py: OMP_NUM_THREADS = --threads for both sides and
+the tuned allocator/OpenMP variables of spec section 11 unless --default-env.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from compare_pytorch import environment  # noqa: E402  (the same variables for both programs)
+
+
+def pytorch_child(config, pairs, steps, threads):
+    """Runs in a child process; prints one JSON line with s/step."""
+    import torch
+    import torch.nn.functional as F
+    sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+    import torch_reference_encoder as ref
+    torch.set_num_threads(threads)
+    torch.manual_seed(1)
+    o = getattr(ref, config)()
+    model = ref.ECGTransformer(o)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-5, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.01)
+    segments, samples = 2 * pairs, 2500
+    x = torch.randn(segments, o.in_channels, samples)
+    frames = samples
+    for _ in range(o.conv_layers):
+        frames = (frames - o.conv_kernel) // o.conv_stride + 1
+    masked = int(round(0.36 * frames))
+    negatives, kappa = 100, 0.1
+
+    def update(step):
+        opt.zero_grad(set_to_none=False)
+        mask = torch.zeros(segments, frames, dtype=torch.bool)
+        for s in range(segments):
+            mask[s, torch.randperm(frames)[:masked]] = True
+        out = model(x, mask=mask, num_updates=step)
+        pred = out["predictions"].view(segments, masked, -1)
+        targ = out["targets"].view(segments, masked, -1)
+        idx = torch.randint(0, masked - 1, (segments, masked, negatives))
+        idx = idx + (idx >= torch.arange(masked)[None, :, None]).long()
+        negs = torch.stack([targ[s][idx[s]] for s in range(segments)])
+        cand = torch.cat([targ.unsqueeze(2), negs], dim=2)
+        logits = torch.cosine_similarity(pred.unsqueeze(2), cand, dim=-1) / kappa
+        same = (targ.unsqueeze(2) == negs).all(-1)
+        logits[..., 1:] = logits[..., 1:].masked_fill(same, float("-inf"))
+        w2v = F.cross_entropy(logits.reshape(-1, negatives + 1),
+                              torch.zeros(segments * masked, dtype=torch.long), reduction="sum")
+        gv = o.latent_groups * o.latent_vars
+        diversity = (gv - out["prob_perplexity"]) / gv
+        penalty = out["features"].pow(2).mean()
+        h = out["encoded"]
+        g = h.sum(dim=1) / (h != 0).sum(dim=1)
+        g = g / torch.clamp(g.detach().norm(dim=1, keepdim=True), min=1e-8)
+        lam = g[0::2] @ g[1::2].t() / 0.1
+        target = torch.arange(pairs)
+        cmsc = 0.5 * F.cross_entropy(lam, target) + 0.5 * F.cross_entropy(lam.t(), target)
+        n_m = segments * masked
+        loss = (w2v + n_m * (0.1 * diversity + 10.0 * penalty + cmsc)) / n_m
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    update(0)  # warm-up
+    start = time.perf_counter()
+    for s in range(1, steps + 1):
+        update(s)
+    seconds = (time.perf_counter() - start) / steps
+    print(json.dumps({"train_s_per_step": seconds, "train_segments_per_s": segments / seconds,
+                      "torch": torch.__version__}))
+
+
+def run_json(cmd, env):
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ecgssl", default="build/app/bin/ecgssl")
+    p.add_argument("--configs", nargs="+", default=["tiny", "small", "base"])
+    p.add_argument("--pairs", type=int, default=4)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--default-env", action="store_true")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        pytorch_child(args.child, args.pairs, args.steps, args.threads)
+        return
+    env = environment(args)
+    rows = []
+    for config in args.configs:
+        ours, theirs = [], []
+        for _ in range(args.rounds):
+            ours.append(run_json([args.ecgssl, "bench", "--config", config, "--batch-pairs", str(args.pairs),
+                                  "--steps", str(args.steps), "--threads", str(args.threads), "--json"], env))
+            theirs.append(run_json([sys.executable, os.path.abspath(__file__), "--child", config, "--pairs",
+                                    str(args.pairs), "--steps", str(args.steps), "--threads", str(args.threads)], env))
+        a = min(r["train_s_per_step"] for r in ours)
+        b = min(r["train_s_per_step"] for r in theirs)
+        segs = 2 * args.pairs
+        rows.append((config, segs / a, segs / b, b / a))
+        print(f"{config}: ecgssl {a:.3f} s/step, PyTorch {b:.3f} s/step", file=sys.stderr, flush=True)
+    print(f"| config | ecgssl segments/s | PyTorch {theirs[0]['torch']} segments/s | ecgssl / PyTorch |")
+    print("| --- | --- | --- | --- |")
+    for config, a, b, r in rows:
+        print(f"| {config} | {a:.2f} | {b:.2f} | {r:.2f}x |")
+    print(f"\n{2 * args.pairs} segments per update ({args.pairs} CMSC pairs), {args.threads} threads, "
+          f"fastest of {args.rounds} alternating rounds of {args.steps} timed updates after one warm-up.")
+
+
+if __name__ == "__main__":
+    main()
