@@ -6,6 +6,7 @@
 #include <ecgssl/cuda/cuda_stream.cuh>
 #include <ecgssl/cuda/device_buffer.cuh>
 #include <ecgssl/cuda/device_parameters.cuh>
+#include <ecgssl/cuda/device_tensor.cuh>
 #include <ecgssl/cuda/elementwise_kernels.cuh>
 #include <ecgssl/cuda/flat_ops.cuh>
 #include <ecgssl/cuda/flat_updates.cuh>
