@@ -11,11 +11,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include <ecgssl/core/philox.hpp>
+#include <ecgssl/cuda/attention_kernels.cuh>
+#include <ecgssl/cuda/bce_with_logits.cuh>
 #include <ecgssl/cuda/conv1d_kernels.cuh>
 #include <ecgssl/cuda/device_parameters.cuh>
 #include <ecgssl/cuda/device_tensor.cuh>
@@ -28,6 +31,8 @@
 #include <ecgssl/nn/group_norm.hpp>
 #include <ecgssl/nn/layer_norm.hpp>
 #include <ecgssl/nn/linear.hpp>
+#include <ecgssl/nn/multi_head_attention.hpp>
+#include <ecgssl/nn/transformer_layer.hpp>
 
 namespace {
 
@@ -227,6 +232,94 @@ TEST_SUITE("with_device") {
       d.set_training(false);
       check_layer<T, 3, 3>(h, d, {2, 3, 7}, 0.0);
     }
+  }
+
+  TEST_CASE_TEMPLATE("nn::multi_head_attention on cuda matches the host layer", T, float, double) {
+    const ecgssl::nn::attention_options o{16, 4, 0.25, false};
+    ecgssl::nn::multi_head_attention<T, ecgssl::host> h(o);
+    ecgssl::nn::multi_head_attention<T, ecgssl::cuda> d(o);
+    SUBCASE("evaluation") {
+      h.set_training(false);
+      d.set_training(false);
+      check_layer<T, 3, 3>(h, d, {2, 7, 16}, tol<T>(5e-5, 1e-11));
+    }
+    SUBCASE("training: the probability dropout mask is the host's") {
+      const ecgssl::random_stream rng(3, ecgssl::stream_id({7, 2}));
+      h.set_random_stream(rng);
+      d.set_random_stream(rng);
+      check_layer<T, 3, 3>(h, d, {3, 9, 16}, tol<T>(5e-5, 1e-11));
+    }
+    SUBCASE("key padding mask, evaluation") {
+      tensor<std::uint8_t, 2> pad({2, 6});
+      pad.fill(0);
+      pad(0, 5) = 1;
+      pad(1, 0) = pad(1, 3) = 1;
+      h.set_key_padding_mask(pad);
+      d.set_key_padding_mask(pad);
+      h.set_training(false);
+      d.set_training(false);
+      check_layer<T, 3, 3>(h, d, {2, 6, 16}, tol<T>(5e-5, 1e-11));
+    }
+  }
+
+  TEST_CASE("multi_head_attention on cuda refuses the legacy batch-axis layout") {
+    ecgssl::parameter_store<float> store;
+    ecgssl::nn::multi_head_attention<float, ecgssl::cuda> d({8, 2, 0.0, true});
+    d.declare_parameters(store, "attn.");
+    store.allocate();
+    ecgssl::device_parameters<float> mirror(store);
+    const device_tensor<float, 3> x(random_tensor<float, 3>({2, 3, 8}, 1));
+    device_tensor<float, 3> y;
+    CHECK_THROWS_WITH_AS(d.forward(x, y), doctest::Contains("legacy_batch_axis"), ecgssl::config_error);
+  }
+
+  TEST_CASE_TEMPLATE("nn::transformer_layer on cuda matches the host layer with dropout at every site",
+                     T, float, double) {
+    ecgssl::nn::transformer_layer_options o;
+    o.dim = 16;
+    o.heads = 2;
+    o.ffn_dim = 40;
+    o.dropout = 0.1;
+    o.attention_dropout = 0.2;
+    o.activation_dropout = 0.15;
+    SUBCASE("post-LN (the paper's)") { o.layer_norm_first = false; }
+    SUBCASE("pre-LN") { o.layer_norm_first = true; }
+    ecgssl::nn::transformer_layer<T, ecgssl::host> h(o);
+    ecgssl::nn::transformer_layer<T, ecgssl::cuda> d(o);
+    const ecgssl::random_stream rng(19, ecgssl::stream_id({4, 0, 3}));
+    h.set_random_stream(rng);
+    d.set_random_stream(rng);
+    check_layer<T, 3, 3>(h, d, {2, 11, 16}, tol<T>(1e-4, 1e-10));
+  }
+
+  TEST_CASE_TEMPLATE("bce_with_logits on cuda matches the host loss", T, float, double) {
+    const auto x = random_tensor<T, 2>({6, 9}, 21, 12.0);
+    auto y = random_tensor<T, 2>({6, 9}, 22);
+    for (auto& v : y) v = v > T(0.4) ? T(1) : T(0);
+    for (const auto norm : {ecgssl::bce_normalization::positive_labels, ecgssl::bce_normalization::mean,
+                            ecgssl::bce_normalization::sum}) {
+      ecgssl::bce_with_logits<T, ecgssl::host> h(norm);
+      ecgssl::bce_with_logits<T, ecgssl::cuda> d(norm);
+      h.set_targets(y);
+      d.set_targets(y);
+      const T hl = h.forward(x);
+      const device_tensor<T, 2> dx(x);
+      const T dl = d.forward(dx);
+      CHECK(d.positive_labels() == h.positive_labels());
+      CHECK(d.denominator() == h.denominator());
+      CHECK(std::abs(static_cast<double>(dl) - hl) <= tol<T>(1e-6, 1e-13) * std::abs(static_cast<double>(hl)));
+      auto hg = random_tensor<T, 2>({6, 9}, 23);
+      device_tensor<T, 2> dg(hg);
+      h.backward(T(0.75), hg);
+      d.backward(T(0.75), dg);
+      check_close(dg, hg, tol<T>(1e-6, 1e-14), "bce gradient");
+    }
+    ecgssl::bce_with_logits<T, ecgssl::cuda> d;
+    d.set_targets(y);
+    auto bad = x;
+    bad(2, 3) = std::numeric_limits<T>::quiet_NaN();
+    CHECK_THROWS_WITH_AS(d.forward(device_tensor<T, 2>(bad)), doctest::Contains("flat index 21"),
+                         ecgssl::data_error);
   }
 
   TEST_CASE("a cuda layer without a device mirror of its store is a config_error") {

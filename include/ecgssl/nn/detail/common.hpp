@@ -70,6 +70,15 @@ template <class D>
 void copy_into(D& dst, const D& src) {
   dst.copy_from(src);
 }
+template <class D, class Shape>
+  requires requires(D& d, const Shape& s) {
+    d.ensure_shape(s);
+    d.zero();
+  }
+void zero_like(D& t, const Shape& shape) {
+  t.ensure_shape(shape);
+  t.zero();
+}
 template <class D>
   requires requires(D& d, const D& s) { d.accumulate(s); }
 void accumulate(D& dst, const D& src) {
