@@ -28,10 +28,14 @@
 #include <ecgssl/nn/conv1d.hpp>
 #include <ecgssl/nn/dropout.hpp>
 #include <ecgssl/nn/gelu.hpp>
+#include <ecgssl/nn/grad_scale.hpp>
 #include <ecgssl/nn/group_norm.hpp>
 #include <ecgssl/nn/layer_norm.hpp>
 #include <ecgssl/nn/linear.hpp>
 #include <ecgssl/nn/multi_head_attention.hpp>
+#include <ecgssl/nn/repeat.hpp>
+#include <ecgssl/nn/residual.hpp>
+#include <ecgssl/nn/sequential.hpp>
 #include <ecgssl/nn/transformer_layer.hpp>
 
 namespace {
@@ -290,6 +294,39 @@ TEST_SUITE("with_device") {
     h.set_random_stream(rng);
     d.set_random_stream(rng);
     check_layer<T, 3, 3>(h, d, {2, 11, 16}, tol<T>(1e-4, 1e-10));
+  }
+
+  TEST_CASE_TEMPLATE("containers on cuda: sequential of a residual FFN, grad_scale and layer_norm", T,
+                     float, double) {
+    auto make = []<class B>() {
+      namespace nn = ecgssl::nn;
+      using ffn = nn::sequential<nn::linear<T, B>, nn::gelu<T, B>, nn::linear<T, B>>;
+      using stack = nn::sequential<nn::residual<ffn>, nn::grad_scale<T, B>, nn::layer_norm<T, B>>;
+      return stack(nn::residual<ffn>(ffn(nn::linear<T, B>(10, 24), nn::gelu<T, B>(), nn::linear<T, B>(24, 10))),
+                   nn::grad_scale<T, B>(0.1), nn::layer_norm<T, B>(10));
+    };
+    auto h = make.template operator()<ecgssl::host>();
+    auto d = make.template operator()<ecgssl::cuda>();
+    check_layer<T, 3, 3>(h, d, {3, 8, 10}, tol<T>(2e-5, 1e-11));
+  }
+
+  TEST_CASE_TEMPLATE("repeat of transformer layers on cuda matches the host", T, float, double) {
+    ecgssl::nn::transformer_layer_options o;
+    o.dim = 8;
+    o.heads = 2;
+    o.ffn_dim = 16;
+    o.dropout = o.attention_dropout = 0.1;
+    auto factory = [&]<class B>() {
+      return [o](std::size_t) { return ecgssl::nn::transformer_layer<T, B>(o); };
+    };
+    ecgssl::nn::repeat<ecgssl::nn::transformer_layer<T, ecgssl::host>> h(
+        3, factory.template operator()<ecgssl::host>());
+    ecgssl::nn::repeat<ecgssl::nn::transformer_layer<T, ecgssl::cuda>> d(
+        3, factory.template operator()<ecgssl::cuda>());
+    const ecgssl::random_stream rng(23, 5);
+    h.set_random_stream(rng);
+    d.set_random_stream(rng);
+    check_layer<T, 3, 3>(h, d, {2, 5, 8}, tol<T>(1e-4, 1e-10));
   }
 
   TEST_CASE_TEMPLATE("bce_with_logits on cuda matches the host loss", T, float, double) {

@@ -24,6 +24,12 @@ __global__ void accumulate_kernel(T* dst, const T* src, std::size_t n) {
   ECGSSL_GRID_STRIDE_LOOP(i, n) { dst[i] += src[i]; }
 }
 
+// dst[i] += factor * src[i].
+template <class T>
+__global__ void accumulate_scaled_kernel(T* dst, const T* src, T factor, std::size_t n) {
+  ECGSSL_GRID_STRIDE_LOOP(i, n) { dst[i] += factor * src[i]; }
+}
+
 }  // namespace ecgssl::cuda_detail
 
 namespace ecgssl {
@@ -82,6 +88,16 @@ class device_tensor {
     if (size() == 0) return;
     cuda_detail::accumulate_kernel<<<cuda_detail::grid_for(size()), cuda_detail::block_size, 0,
                                      cuda_detail::stream()>>>(data(), other.data(), size());
+    ECGSSL_CUDA_CHECK_LAUNCH();
+  }
+  /// this += factor * other elementwise (grad_scale's backward); shapes must match.
+  void accumulate(const device_tensor& other, T factor) {
+    if (other.shape() != shape_) {
+      require_shape(other.shape(), shape_, "device_tensor accumulate source");
+    }
+    if (size() == 0) return;
+    cuda_detail::accumulate_scaled_kernel<<<cuda_detail::grid_for(size()), cuda_detail::block_size, 0,
+                                            cuda_detail::stream()>>>(data(), other.data(), factor, size());
     ECGSSL_CUDA_CHECK_LAUNCH();
   }
 
