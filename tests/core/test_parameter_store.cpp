@@ -50,3 +50,21 @@ TEST_CASE("set_trainable freezes by name prefix") {
   CHECK_FALSE(store.entries()[0].attributes.trainable);
   CHECK(store.entries()[1].attributes.trainable);
 }
+
+TEST_CASE("a device mirror maps each tensor to the same offset, and without one, device access names the tensor") {
+  ecgssl::parameter_store<double> store;
+  const auto a = store.add("a", {3});
+  const auto b = store.add("encoder.b", {2, 2});
+  store.allocate();
+  CHECK_THROWS_WITH_AS((void)b.device_value(), doctest::Contains("encoder.b"), ecgssl::config_error);
+  CHECK_THROWS_AS((void)a.device_grad(), ecgssl::config_error);
+  // The store never dereferences mirror pointers: host arrays stand in for device memory here.
+  double values[7] = {};
+  double grads[7] = {};
+  store.set_device_mirror(values, grads);
+  CHECK(a.device_value() == values);
+  CHECK(b.device_value() == values + 3);
+  CHECK(b.device_grad() == grads + 3);
+  store.set_device_mirror(nullptr, nullptr);
+  CHECK_THROWS_AS((void)a.device_value(), ecgssl::config_error);
+}

@@ -1,11 +1,13 @@
 // nvcc must accept every public header (CUDA translation units include them) and the .cuh files.
 #include <ecgssl/cuda/attention_kernels.cuh>
+#include <ecgssl/cuda/bce_with_logits.cuh>
 #include <ecgssl/cuda/conv1d_kernels.cuh>
 #include <ecgssl/cuda/cuda_check.cuh>
 #include <ecgssl/cuda/cuda_context.cuh>
 #include <ecgssl/cuda/cuda_stream.cuh>
 #include <ecgssl/cuda/device_buffer.cuh>
 #include <ecgssl/cuda/device_parameters.cuh>
+#include <ecgssl/cuda/device_tensor.cuh>
 #include <ecgssl/cuda/elementwise_kernels.cuh>
 #include <ecgssl/cuda/flat_ops.cuh>
 #include <ecgssl/cuda/flat_updates.cuh>

@@ -7,6 +7,9 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <span>
+#include <utility>
 #include <vector>
 
 static_assert(THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CPP);
@@ -98,4 +101,71 @@ TEST_CASE("sgd_update matches torch.optim.SGD: momentum with dampening, Nesterov
               {1.034168458191, -2.139191330807, -0.14758919622950004});
   check_close(run_sgd({0.0, 0.0, 0.01, false, 1.0}, 0.1),
               {1.017002949, -2.063980973, 0.3264137995});
+}
+
+namespace {
+
+// Runs three steps of an optim/ policy's host apply() and of the flat update with settings_of()
+// from the same policy object, on the same data; returns both parameter vectors.
+template <class Policy, class Flat>
+std::pair<std::vector<double>, std::vector<double>> host_and_flat(const Policy& policy, Flat flat,
+                                                                  double lr) {
+  std::vector<double> ph = p0, pf = p0;
+  std::vector<std::vector<double>> sh(Policy::state_names.size(), std::vector<double>(3, 0.0));
+  auto sf = sh;
+  for (std::size_t step = 0; step < grads.size(); ++step) {
+    std::vector<std::span<double>> spans;
+    for (auto& s : sh) spans.emplace_back(s);
+    policy.apply(std::span<double>(ph), std::span<const double>(grads[step]),
+                 std::span<const std::span<double>>(spans), lr, static_cast<std::int64_t>(step + 1));
+    flat(pf, grads[step], sf, fo::settings_of(policy), lr, static_cast<std::int64_t>(step + 1));
+  }
+  return {ph, pf};
+}
+
+auto flat_adam = [](std::vector<double>& p, const std::vector<double>& g, std::vector<std::vector<double>>& s,
+                    const fo::adam_settings& settings, double lr, std::int64_t t) {
+  fo::adam_update(p.data(), g.data(), s[0].data(), s[1].data(), p.size(), settings, lr, t);
+};
+
+}  // namespace
+
+TEST_CASE("settings_of maps the optim policies so the flat updates equal their host apply") {
+  SUBCASE("adam, fairseq variant, with decay and a gradient scale") {
+    ecgssl::adam a;
+    a.beta1 = 0.9;
+    a.beta2 = 0.98;
+    a.eps = 1e-6;
+    a.weight_decay = 0.01;
+    a.gradient_scale = 0.5;
+    const auto [h, f] = host_and_flat(a, flat_adam, 0.1);
+    check_close(f, h);
+  }
+  SUBCASE("adam, pytorch variant") {
+    ecgssl::adam a;
+    a.variant = ecgssl::adam_variant::pytorch;
+    a.weight_decay = 0.02;
+    const auto [h, f] = host_and_flat(a, flat_adam, 0.05);
+    check_close(f, h);
+  }
+  SUBCASE("adamw") {
+    ecgssl::adamw a;
+    a.gradient_scale = 2.0;
+    const auto [h, f] = host_and_flat(a, flat_adam, 0.1);
+    check_close(f, h);
+  }
+  SUBCASE("sgd with Nesterov momentum and decay") {
+    ecgssl::sgd s;
+    s.momentum = 0.9;
+    s.weight_decay = 0.01;
+    s.nesterov = true;
+    const auto [h, f] = host_and_flat(
+        s,
+        [](std::vector<double>& p, const std::vector<double>& g, std::vector<std::vector<double>>& st,
+           const fo::sgd_settings& settings, double lr, std::int64_t t) {
+          fo::sgd_update(p.data(), g.data(), st[0].data(), p.size(), settings, lr, t);
+        },
+        0.1);
+    check_close(f, h);
+  }
 }

@@ -28,6 +28,7 @@
 #include "../pipeline/pretrained_encoder.hpp"
 #include "../pipeline/wfdb_dataset.hpp"
 #include "detail/cli11_run.hpp"
+#include "detail/device_option.hpp"
 
 namespace ecgssl::cli {
 
@@ -66,7 +67,10 @@ inline int run_embed(const std::vector<std::string>& args, std::ostream& out, st
   app.add_option("--out", output, "output .csv or .npy")->required();
   app.add_option("--threads", threads, "OpenMP threads (0 = default)")->check(CLI::NonNegativeNumber);
   app.add_option("records", records, "WFDB records (.hea files or record paths)")->required();
+  std::string device = "host";
+  detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
+    detail::parse_device(device, "embed");  // host is the only pipeline so far
     const bool npy = output.size() >= 4 && output.compare(output.size() - 4, 4, ".npy") == 0;
     const bool csv = output.size() >= 4 && output.compare(output.size() - 4, 4, ".csv") == 0;
     if (!npy && !csv) throw config_error(at_field("--out"), "'" + output + "'", "a file name ending in .csv or .npy");

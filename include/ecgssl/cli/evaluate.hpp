@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "detail/cli11_run.hpp"
+#include "detail/device_option.hpp"
 #include "detail/format.hpp"
 #include "finetune.hpp"
 
@@ -35,7 +36,10 @@ inline int run_evaluate(const std::vector<std::string>& args, std::ostream& out,
   app.add_option("--split", split_name, "all, or the train/valid/test part of the checkpoint's fine-tuning split")
       ->check(CLI::IsMember({"all", "train", "valid", "test"}));
   app.add_flag("--json", json, "print one JSON object with a key per lead set");
+  std::string device = "host";
+  detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
+  detail::parse_device(device, "evaluate");  // host is the only pipeline so far
 
   std::vector<std::string> sets;
   for (const auto& n : lead_names) {

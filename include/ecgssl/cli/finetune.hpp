@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "detail/cli11_run.hpp"
+#include "detail/device_option.hpp"
 #include "detail/format.hpp"
 
 namespace ecgssl::cli {
@@ -78,7 +79,10 @@ inline int run_finetune(const std::vector<std::string>& args, std::ostream& out,
                                                       "identities (identification)");
   app.add_flag("--linear-probe", linear_probe, "train the head only (frozen encoder)");
   app.add_option("--out", out_path, "where to write the fine-tuned checkpoint")->required();
+  std::string device = "host";
+  detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
+  detail::parse_device(device, "finetune");  // host is the only pipeline so far
   if (checkpoint.empty() && !random_init) {
     err << "ecgssl finetune: give --checkpoint CK (pre-trained) or --random-init\n";
     return 2;

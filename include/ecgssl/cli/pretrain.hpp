@@ -33,6 +33,7 @@
 #include "../pipeline/two_view_source.hpp"
 #include "../pipeline/wfdb_dataset.hpp"
 #include "detail/cli11_run.hpp"
+#include "detail/device_option.hpp"
 
 namespace ecgssl::cli {
 
@@ -140,7 +141,10 @@ inline int run_pretrain(const std::vector<std::string>& args, std::ostream& out,
   app.add_option("--log-csv", s.log_csv, "CSV log, one row per update");
   app.add_option("--log-jsonl", s.log_jsonl, "JSON-lines log, one object per update");
   app.add_option("--plot-svg", s.plot_svg, "loss curve as SVG");
+  std::string device = "host";
+  detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&] {
+    detail::parse_device(device, "pretrain");  // host is the only pipeline so far
     pipeline::parse_pretrain_method(s.method);  // fail before reading any data
     const auto options = pipeline::encoder_config::resolve(s.config);
     if (s.threads > 0) set_threads(s.threads);

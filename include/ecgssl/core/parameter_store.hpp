@@ -45,6 +45,10 @@ class parameter {
 
   [[nodiscard]] std::span<T> value() const { return store_->values(*this); }
   [[nodiscard]] std::span<T> grad() const { return store_->grads(*this); }
+  /// This tensor in the store's device mirror (cuda backend; see set_device_mirror). Throws
+  /// config_error when no mirror is set.
+  [[nodiscard]] T* device_value() const { return store_->device_values_at(*this); }
+  [[nodiscard]] T* device_grad() const { return store_->device_grads_at(*this); }
   [[nodiscard]] const parameter_entry& entry() const { return store_->entries()[index_]; }
   [[nodiscard]] std::size_t index() const { return index_; }
   [[nodiscard]] bool valid() const { return store_ != nullptr; }
@@ -133,6 +137,22 @@ class parameter_store {
 
   void zero_grad() { std::fill(grads_.begin(), grads_.end(), T(0)); }
 
+  /// Registers device copies of the flat buffers (same offsets), so that layers on a device
+  /// backend find their parameters there. device_parameters sets it and clears it when
+  /// destroyed; the store never dereferences these pointers.
+  void set_device_mirror(T* values, T* grads) noexcept {
+    device_values_ = values;
+    device_grads_ = grads;
+  }
+  [[nodiscard]] T* device_values() const noexcept { return device_values_; }
+  [[nodiscard]] T* device_grads() const noexcept { return device_grads_; }
+  [[nodiscard]] T* device_values_at(const parameter<T>& p) const {
+    return require_mirror(p), device_values_ + entries_[p.index()].offset;
+  }
+  [[nodiscard]] T* device_grads_at(const parameter<T>& p) const {
+    return require_mirror(p), device_grads_ + entries_[p.index()].offset;
+  }
+
   /// Marks every tensor whose name starts with `prefix` as (un)trainable.
   void set_trainable(std::string_view prefix, bool trainable) {
     for (auto& entry : entries_) {
@@ -144,6 +164,13 @@ class parameter_store {
   void require_allocated() const {
     if (!allocated_) {
       throw config_error(at_field("parameter_store"), "buffers used before allocate()", "allocate() first");
+    }
+  }
+  void require_mirror(const parameter<T>& p) const {
+    if (device_values_ == nullptr || device_grads_ == nullptr) {
+      throw config_error(at_field(entries_[p.index()].name),
+                         "a device-backend layer used its parameter without a device mirror",
+                         "a device_parameters<T>(store) alive while the layer runs");
     }
   }
   std::span<T> slice(std::vector<T>& buffer, std::size_t index) {
@@ -158,6 +185,8 @@ class parameter_store {
   std::vector<T> grads_;
   std::size_t total_ = 0;
   bool allocated_ = false;
+  T* device_values_ = nullptr;
+  T* device_grads_ = nullptr;
 };
 
 }  // namespace ecgssl

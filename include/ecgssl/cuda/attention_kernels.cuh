@@ -5,9 +5,8 @@
 /// with the GEMMs as cuBLAS strided-batched calls (one call per head, batched over samples; their
 /// gemm_plans in detail/gemm_plan.cuh are tested on the host) and
 /// the softmax and its backward as one block per row. The q/k/v/out projections are
-/// implementation<linear_op, cuda>. The host layer (nn::multi_head_attention) does this work
-/// inline; `nn::detail::attention_core_op` is only declared here, for the host twin to define
-/// when that math moves into nn/detail. The paper-era legacy_batch_axis layout is not supported.
+/// implementation<linear_op, cuda>. nn::multi_head_attention<T, cuda> calls it; the host layer
+/// does this work inline. The paper-era legacy_batch_axis layout is not supported.
 
 #include <cub/block/block_reduce.cuh>
 
@@ -18,13 +17,10 @@
 
 #include "../core/backend.hpp"
 #include "../core/threading.hpp"
+#include "../nn/detail/attention_core.hpp"
 #include "detail/launch.cuh"
 #include "device_buffer.cuh"
 
-namespace ecgssl::nn::detail {
-/// Operation tag of the attention core (scores, softmax, dropout, context).
-struct attention_core_op;
-}  // namespace ecgssl::nn::detail
 
 namespace ecgssl::cuda_detail {
 
@@ -125,6 +121,15 @@ __global__ void softmax_backward_rows(const T* probs, const T* dropout_scale, T*
 }
 
 }  // namespace ecgssl::cuda_detail
+
+namespace ecgssl::nn::detail {
+/// multi_head_attention<T, cuda>'s device state: key padding mask [B, T] and core scratch.
+template <class T>
+struct attention_state<cuda, T> {
+  device_buffer<std::uint8_t> padding;
+  cuda_detail::attention_workspace<T> workspace;
+};
+}  // namespace ecgssl::nn::detail
 
 namespace ecgssl {
 

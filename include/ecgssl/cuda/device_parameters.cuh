@@ -20,7 +20,10 @@ template <class T>
 class device_parameters {
  public:
   /// Allocates device buffers of the store's size and uploads its values; gradients start at 0.
-  explicit device_parameters(const parameter_store<T>& store) : store_(&store) {
+  /// Registers itself as the store's device mirror (parameter_store::set_device_mirror), where
+  /// the layers on the cuda backend read their parameters and accumulate their gradients; the
+  /// destructor unregisters it.
+  explicit device_parameters(parameter_store<T>& store) : store_(&store) {
     if (!store.allocated()) {
       throw config_error(at_field("device_parameters"), "parameter_store not allocated",
                          "allocate() before mirroring on the device");
@@ -29,7 +32,15 @@ class device_parameters {
     grads_.resize(store.size());
     upload_values();
     zero_grads();
+    store.set_device_mirror(values_.data(), grads_.data());
   }
+  ~device_parameters() {
+    if (store_ != nullptr && store_->device_values() == values_.data() && values_.data() != nullptr) {
+      store_->set_device_mirror(nullptr, nullptr);
+    }
+  }
+  device_parameters(const device_parameters&) = delete;
+  device_parameters& operator=(const device_parameters&) = delete;
 
   [[nodiscard]] std::size_t size() const { return values_.size(); }
   [[nodiscard]] T* values() { return values_.data(); }
@@ -73,7 +84,7 @@ class device_parameters {
     }
   }
 
-  const parameter_store<T>* store_;
+  parameter_store<T>* store_;
   device_buffer<T> values_;
   device_buffer<T> grads_;
 };

@@ -17,6 +17,9 @@
 #include <cstdint>
 
 #include "../core/config.hpp"
+#include "../optim/adam.hpp"
+#include "../optim/adamw.hpp"
+#include "../optim/sgd.hpp"
 
 namespace ecgssl::flat_ops {
 
@@ -45,6 +48,20 @@ struct sgd_settings {
   bool nesterov = false;
   double gradient_scale = 1.0;
 };
+
+/// The flat-buffer settings of the optim/ update policies (their hyper-parameters, the weight
+/// decay and the per-step gradient_scale the optimizer sets), so a device optimizer can drive
+/// adam_update / sgd_update from the same ecgssl::adam / adamw / sgd objects as the host.
+inline adam_settings settings_of(const ecgssl::adam& a) {
+  return {a.beta1, a.beta2, a.eps, a.weight_decay, a.gradient_scale,
+          a.variant == ecgssl::adam_variant::fairseq ? adam_form::fairseq : adam_form::pytorch};
+}
+inline adam_settings settings_of(const ecgssl::adamw& a) {
+  return {a.beta1, a.beta2, a.eps, a.weight_decay, a.gradient_scale, adam_form::adamw};
+}
+inline sgd_settings settings_of(const ecgssl::sgd& s) {
+  return {s.momentum, s.dampening, s.weight_decay, s.nesterov, s.gradient_scale};
+}
 
 namespace detail {
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "../core/backend.hpp"
+#include "../core/backend_tensor.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/philox.hpp"
 #include "../core/tensor.hpp"
@@ -48,8 +49,8 @@ class conv1d {
  public:
   using scalar_type = T;
   using backend_type = B;
-  using input_type = tensor<T, 3>;
-  using output_type = tensor<T, 3>;
+  using input_type = backend_tensor_t<T, 3, B>;  // host: tensor; cuda: device_tensor
+  using output_type = backend_tensor_t<T, 3, B>;
 
   conv1d() = default;
   explicit conv1d(conv1d_options options) : options_(options) {
@@ -137,7 +138,7 @@ class conv1d {
     const auto g = geometry_for(x.shape());
     detail::copy_into(input_, x);
     detail::ensure_shape(y, std::array<std::size_t, 3>{g.batch, g.out_channels, g.out_length});
-    kernels::forward(g, x.data(), weight_values(), bias_.valid() ? bias_.value().data() : nullptr, y.data(),
+    kernels::forward(g, x.data(), weight_values(), detail::values_or_null<B>(bias_), y.data(),
                      workspace_);
     have_forward_ = true;
   }
@@ -151,7 +152,7 @@ class conv1d {
     detail::check_shape(dx.shape(), input_.shape(), name_, "input gradient");
     kernels::backward(g, input_.data(), weight_values(), dy.data(), input_gradient_ ? dx.data() : nullptr,
                       weight_grads(),
-                      bias_.valid() ? bias_.grad().data() : nullptr, workspace_);
+                      detail::grads_or_null<B>(bias_), workspace_);
   }
 
   void set_training(bool) {}
@@ -175,13 +176,13 @@ class conv1d {
             options_.kernel, options_.stride,      options_.padding,      options_.dilation, options_.groups};
   }
   const T* weight_values() const {
-    if (weight_.valid()) return weight_.value().data();
+    if (weight_.valid()) return detail::values_of<B>(weight_);
     if (external_value_.empty()) {
       throw config_error(at_field(name_ + "weight"), "external weight not bound", "bind_weight() first");
     }
     return external_value_.data();
   }
-  T* weight_grads() const { return weight_.valid() ? weight_.grad().data() : external_grad_.data(); }
+  T* weight_grads() const { return weight_.valid() ? detail::grads_of<B>(weight_) : external_grad_.data(); }
 
   conv1d_options options_{};
   std::string name_;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "../core/backend.hpp"
+#include "../core/backend_tensor.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/philox.hpp"
 #include "../core/tensor.hpp"
@@ -25,8 +26,8 @@ class dropout {
  public:
   using scalar_type = T;
   using backend_type = B;
-  using input_type = tensor<T, Rank>;
-  using output_type = tensor<T, Rank>;
+  using input_type = backend_tensor_t<T, Rank, B>;  // host: tensor; cuda: device_tensor
+  using output_type = backend_tensor_t<T, Rank, B>;
 
   dropout() = default;
   explicit dropout(double p) : p_(p) {
@@ -41,7 +42,8 @@ class dropout {
   /// each (step, layer) its own stream, e.g. stream_id({rng_purpose::dropout, step, layer_id}).
   void set_random_stream(const random_stream& rng) { rng_ = rng; }
 
-  /// Uses `keep` (0 or 1 per element, shape of the next input) instead of random draws, until
+  /// Uses `keep` (0 or 1 per element, shape of the next input; a host tensor on every backend)
+  /// instead of random draws, until
   /// clear_mask(). Kept elements are still scaled by 1/(1 - p).
   void set_mask(const tensor<T, Rank>& keep) {
     detail::copy_into(injected_, keep);
@@ -64,12 +66,12 @@ class dropout {
     shape_ = x.shape();
     have_forward_ = true;
     if (!active_) {
-      std::copy(x.data(), x.data() + x.size(), y.data());
+      detail::copy_into(y, x);
       return;
     }
     if (use_injected_) {
       detail::check_shape(injected_.shape(), x.shape(), name_, "dropout mask");
-      detail::copy_into(scale_, injected_);
+      detail::assign_from_host(scale_, injected_);
     } else {
       if (!rng_) {
         throw config_error(at_field(name_ + "dropout"), "training forward without a random stream",
@@ -86,7 +88,7 @@ class dropout {
     detail::check_shape(dy.shape(), shape_, name_, "dropout output gradient");
     detail::check_shape(dx.shape(), shape_, name_, "dropout input gradient");
     if (!active_) {
-      for (std::size_t i = 0; i < dx.size(); ++i) dx.data()[i] += dy.data()[i];
+      detail::accumulate(dx, dy);
       return;
     }
     kernels::backward(dy.data(), scale_.data(), dx.data(), dx.size());
@@ -106,7 +108,7 @@ class dropout {
   std::optional<random_stream> rng_;
   std::string name_;
   typename input_type::shape_type shape_{};
-  tensor<T, Rank> scale_;     // per-element multiplier of the last forward: 0 or 1/(1-p)
+  output_type scale_;         // per-element multiplier of the last forward: 0 or 1/(1-p)
   tensor<T, Rank> injected_;  // injected keep mask, pre-scaled
 };
 

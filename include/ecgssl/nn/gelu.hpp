@@ -6,6 +6,7 @@
 #include <string>
 
 #include "../core/backend.hpp"
+#include "../core/backend_tensor.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/tensor.hpp"
 #include "detail/common.hpp"
@@ -19,8 +20,8 @@ class gelu {
  public:
   using scalar_type = T;
   using backend_type = B;
-  using input_type = tensor<T, Rank>;
-  using output_type = tensor<T, Rank>;
+  using input_type = backend_tensor_t<T, Rank, B>;  // host: tensor; cuda: device_tensor
+  using output_type = backend_tensor_t<T, Rank, B>;
 
   void declare_parameters(parameter_store<T>&, const std::string& prefix) { name_ = prefix; }
 

@@ -6,8 +6,10 @@
 
 #include <cstddef>
 #include <string>
+#include <type_traits>
 
 #include "../core/backend.hpp"
+#include "../core/backend_tensor.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/tensor.hpp"
 #include "detail/common.hpp"
@@ -20,8 +22,8 @@ class grad_scale {
  public:
   using scalar_type = T;
   using backend_type = B;
-  using input_type = tensor<T, Rank>;
-  using output_type = tensor<T, Rank>;
+  using input_type = backend_tensor_t<T, Rank, B>;  // host: tensor; cuda: device_tensor
+  using output_type = backend_tensor_t<T, Rank, B>;
 
   grad_scale() = default;
   explicit grad_scale(double factor) : factor_(factor) {
@@ -42,9 +44,13 @@ class grad_scale {
     detail::check_shape(dy.shape(), shape_, name_, "grad_scale output gradient");
     detail::check_shape(dx.shape(), shape_, name_, "grad_scale input gradient");
     const T f = static_cast<T>(factor_);
-    detail::for_chunks(dx.size(), [&](std::size_t begin, std::size_t end) {
-      for (std::size_t i = begin; i < end; ++i) dx.data()[i] += f * dy.data()[i];
-    });
+    if constexpr (!std::is_same_v<B, host>) {
+      dx.accumulate(dy, f);
+    } else {
+      detail::for_chunks(dx.size(), [&](std::size_t begin, std::size_t end) {
+        for (std::size_t i = begin; i < end; ++i) dx.data()[i] += f * dy.data()[i];
+      });
+    }
   }
 
   /// False when factor == 0: owners (sequential) then skip backward of everything before it.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../core/backend_tensor.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/philox.hpp"
 #include "../core/tensor.hpp"
@@ -24,8 +25,8 @@ class layer_norm {
  public:
   using scalar_type = T;
   using backend_type = B;
-  using input_type = tensor<T, Rank>;
-  using output_type = tensor<T, Rank>;
+  using input_type = backend_tensor_t<T, Rank, B>;  // host: tensor; cuda: device_tensor
+  using output_type = backend_tensor_t<T, Rank, B>;
 
   layer_norm() = default;
   explicit layer_norm(std::size_t features, double eps = 1e-5, bool affine = true)
@@ -61,8 +62,8 @@ class layer_norm {
     const auto g = geometry();
     mean_.resize(g.rows);
     rstd_.resize(g.rows);
-    kernels::forward(g, x.data(), affine_ ? gamma_.value().data() : nullptr,
-                     affine_ ? beta_.value().data() : nullptr, y.data(), mean_.data(), rstd_.data(),
+    kernels::forward(g, x.data(), detail::values_or_null<B>(gamma_),
+                     detail::values_or_null<B>(beta_), y.data(), mean_.data(), rstd_.data(),
                      eps_);
     have_forward_ = true;
   }
@@ -72,10 +73,9 @@ class layer_norm {
     detail::require_forward_done(have_forward_, name_);
     detail::check_shape(dy.shape(), input_.shape(), name_, "output gradient");
     detail::check_shape(dx.shape(), input_.shape(), name_, "input gradient");
-    kernels::backward(geometry(), input_.data(), affine_ ? gamma_.value().data() : nullptr,
+    kernels::backward(geometry(), input_.data(), detail::values_or_null<B>(gamma_),
                       mean_.data(), rstd_.data(), dy.data(), dx.data(),
-                      affine_ ? gamma_.grad().data() : nullptr,
-                      affine_ ? beta_.grad().data() : nullptr);
+                      detail::grads_or_null<B>(gamma_), detail::grads_or_null<B>(beta_));
   }
 
   void set_training(bool) {}
@@ -98,8 +98,8 @@ class layer_norm {
   parameter<T> gamma_;
   parameter<T> beta_;
   input_type input_;
-  std::vector<T> mean_;
-  std::vector<T> rstd_;
+  backend_array_t<T, B> mean_;
+  backend_array_t<T, B> rstd_;
   bool have_forward_ = false;
 };
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "../core/backend.hpp"
+#include "../core/backend_tensor.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/philox.hpp"
 #include "../core/tensor.hpp"
@@ -40,8 +41,8 @@ class linear {
  public:
   using scalar_type = T;
   using backend_type = B;
-  using input_type = tensor<T, Rank>;
-  using output_type = tensor<T, Rank>;
+  using input_type = backend_tensor_t<T, Rank, B>;  // host: tensor; cuda: device_tensor
+  using output_type = backend_tensor_t<T, Rank, B>;
 
   linear() = default;
   explicit linear(linear_options options) : options_(options) {
@@ -94,7 +95,7 @@ class linear {
     auto out_shape = x.shape();
     out_shape[Rank - 1] = options_.out_features;
     detail::ensure_shape(y, out_shape);
-    kernels::forward(x.data(), weight_.value().data(), bias_.valid() ? bias_.value().data() : nullptr,
+    kernels::forward(x.data(), detail::values_of<B>(weight_), detail::values_or_null<B>(bias_),
                      y.data(), rows(), in(), out());
     have_forward_ = true;
   }
@@ -107,7 +108,7 @@ class linear {
     detail::check_shape(dy.shape(), out_shape, name_, "output gradient");
     detail::check_shape(dx.shape(), input_.shape(), name_, "input gradient");
     kernels::backward(input_.data(), weight_.value().data(), dy.data(), input_gradient_ ? dx.data() : nullptr,
-                      weight_.grad().data(), bias_.valid() ? bias_.grad().data() : nullptr, rows(),
+                      detail::grads_of<B>(weight_), detail::grads_or_null<B>(bias_), rows(),
                       in(), out());
   }
 

@@ -12,14 +12,19 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../core/backend_tensor.hpp"
 #include "../core/error.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/tensor.hpp"
 #include "../core/threading.hpp"
+#include "detail/attention_core.hpp"
 #include "detail/common.hpp"
 #include "detail/elementwise_kernels.hpp"
 #include "linear.hpp"
@@ -44,8 +49,8 @@ class multi_head_attention {
  public:
   using scalar_type = T;
   using backend_type = Backend;
-  using input_type = tensor<T, 3>;
-  using output_type = tensor<T, 3>;
+  using input_type = backend_tensor_t<T, 3, Backend>;  // host: tensor; cuda: device_tensor
+  using output_type = backend_tensor_t<T, 3, Backend>;
 
   explicit multi_head_attention(attention_options options = {}) : options_(options) {
     if (options_.heads == 0 || options_.dim == 0 || options_.dim % options_.heads != 0) {
@@ -132,6 +137,13 @@ class multi_head_attention {
     if (has_padding_) {
       require_shape(padding_.shape(), std::array<std::size_t, 2>{batch, time}, "attention.key_padding_mask");
     }
+    if constexpr (!std::is_same_v<Backend, host>) {
+      if (options_.legacy_batch_axis) {
+        throw config_error(at_field(name_ + "attention.legacy_batch_axis"),
+                           std::string("legacy_batch_axis attention on the ") + Backend::name + " backend",
+                           "time-axis attention (legacy_batch_axis = false), the only layout there");
+      }
+    }
     batch_ = batch;
     time_ = time;
     const std::size_t rows = batch * time;
@@ -152,7 +164,12 @@ class multi_head_attention {
                             std::to_string(injected_.size()) + " elements",
                             std::to_string(probs_.size()) + " (groups * heads * L * L)");
         }
-        probs_scale_ = injected_;
+        if constexpr (std::is_same_v<Backend, host>) {
+          probs_scale_ = injected_;
+        } else {
+          probs_scale_.resize(injected_.size());
+          probs_scale_.copy_from_host(std::span<const T>(injected_));
+        }
       } else {
         if (!rng_) {
           throw config_error(at_field(name_ + "attention dropout"),
@@ -162,6 +179,19 @@ class multi_head_attention {
         probs_scale_.resize(probs_.size());
         dropout_kernels::draw_mask(*rng_, options_.attention_dropout, probs_scale_.data(), probs_scale_.size());
       }
+    }
+    if constexpr (!std::is_same_v<Backend, host>) {
+      const std::uint8_t* padding = nullptr;
+      if (has_padding_) {
+        state_.padding.resize(padding_.size());
+        state_.padding.copy_from_host(std::span<const std::uint8_t>(padding_.data(), padding_.size()));
+        padding = state_.padding.data();
+      }
+      core_kernels::forward(core_geometry(), q_buf_.data(), k_buf_.data(), v_buf_.data(), padding,
+                            dropout_active_ ? probs_scale_.data() : nullptr, probs_.data(),
+                            ctx_buf_.data(), state_.workspace);
+      out_.forward(ctx_buf_, y);
+      return;
     }
     prepare_workspaces(length);
     const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(d / h)));
@@ -216,6 +246,19 @@ class multi_head_attention {
     detail::zero_like(dctx_, dy.shape());
     out_.backward(dy, dctx_);
 
+    if constexpr (!std::is_same_v<Backend, host>) {
+      // The device core accumulates into dq/dk/dv.
+      detail::zero_like(dq_, dy.shape());
+      detail::zero_like(dk_, dy.shape());
+      detail::zero_like(dv_, dy.shape());
+      core_kernels::backward(core_geometry(), q_buf_.data(), k_buf_.data(), v_buf_.data(), probs_.data(),
+                             dropout_active_ ? probs_scale_.data() : nullptr, dctx_.data(), dq_.data(),
+                             dk_.data(), dv_.data(), state_.workspace);
+      q_.backward(dq_, dx);
+      k_.backward(dk_, dx);
+      v_.backward(dv_, dx);
+      return;
+    }
     const auto [groups, length] = layout();
     const std::size_t h = options_.heads;
     detail::ensure_shape(dq_, dy.shape());
@@ -268,7 +311,8 @@ class multi_head_attention {
 
   /// Attention probabilities of the last forward (before dropout): [groups * heads, L, L] where
   /// groups = batch (time attention) or time (legacy), L = time (or batch in legacy mode).
-  [[nodiscard]] const std::vector<T>& probabilities() const { return probs_; }
+  /// On cuda: a device_buffer.
+  [[nodiscard]] const backend_array_t<T, Backend>& probabilities() const { return probs_; }
 
  private:
   using strided_map = Eigen::Map<row_matrix<T>, 0, Eigen::OuterStride<>>;
@@ -309,6 +353,18 @@ class multi_head_attention {
   }
 
   using dropout_kernels = implementation_t<detail::dropout_op, Backend>;
+  // The device core (time-axis layout only); host: unused.
+  template <class B = Backend>
+  using core_kernels_for = implementation_t<detail::attention_core_op, B>;
+  struct core_kernels {
+    template <class... A>
+    static void forward(A&&... a) { core_kernels_for<>::forward(std::forward<A>(a)...); }
+    template <class... A>
+    static void backward(A&&... a) { core_kernels_for<>::backward(std::forward<A>(a)...); }
+  };
+  [[nodiscard]] auto core_geometry() const {
+    return typename core_kernels_for<>::geometry{batch_, time_, options_.dim, options_.heads};
+  }
   [[nodiscard]] static linear_options projection(std::size_t d) {
     return {.in_features = d, .out_features = d, .bias = true, .init = linear_init::normal, .init_std = 0.02};
   }
@@ -325,8 +381,10 @@ class multi_head_attention {
   std::optional<random_stream> rng_;
   std::size_t batch_ = 0;
   std::size_t time_ = 0;
-  tensor<T, 3> q_buf_, k_buf_, v_buf_, ctx_buf_, dctx_, dq_, dk_, dv_;
-  std::vector<T> probs_, probs_scale_, injected_;
+  backend_tensor_t<T, 3, Backend> q_buf_, k_buf_, v_buf_, ctx_buf_, dctx_, dq_, dk_, dv_;
+  backend_array_t<T, Backend> probs_, probs_scale_;  // [groups * heads, L, L]
+  std::vector<T> injected_;                           // host, pre-scaled
+  detail::attention_state<Backend, T> state_;
   std::vector<row_matrix<T>> workspaces_;
 };
 

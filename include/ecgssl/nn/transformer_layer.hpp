@@ -12,9 +12,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../core/backend_tensor.hpp"
 #include "../core/error.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/tensor.hpp"
@@ -46,8 +48,8 @@ class transformer_layer {
  public:
   using scalar_type = T;
   using backend_type = Backend;
-  using input_type = tensor<T, 3>;
-  using output_type = tensor<T, 3>;
+  using input_type = backend_tensor_t<T, 3, Backend>;  // host: tensor; cuda: device_tensor
+  using output_type = backend_tensor_t<T, 3, Backend>;
 
   explicit transformer_layer(transformer_layer_options options = {})
       : options_(validated(options)),
@@ -139,7 +141,6 @@ class transformer_layer {
   void backward(const output_type& dy, input_type& dx) {
     require_shape(dy.shape(), shape_, "transformer_layer.output_grad");
     require_shape(dx.shape(), shape_, "transformer_layer.input_grad");
-    const std::size_t n = dy.size();
     if (!options_.layer_norm_first) {
       detail::zero_like(g_r_, shape_);
       ln2_.backward(dy, g_r_);          // d(h + f)
@@ -147,14 +148,14 @@ class transformer_layer {
       feed_forward_backward(g_r_, g_h_);
       detail::zero_like(g_r_, shape_);
       ln1_.backward(g_h_, g_r_);        // d(x + a)
-      for (std::size_t i = 0; i < n; ++i) dx.data()[i] += g_r_.data()[i];
+      accumulate(dx, g_r_);
       attention_input_grad(g_r_, dx);
     } else {
       detail::copy_into(g_h_, dy);      // d r (residual path)
       detail::zero_like(g_r_, shape_);
       feed_forward_backward(dy, g_r_);  // d LN2(r)
       ln2_.backward(g_r_, g_h_);
-      for (std::size_t i = 0; i < n; ++i) dx.data()[i] += g_h_.data()[i];
+      accumulate(dx, g_h_);
       detail::zero_like(g_n_, shape_);
       attention_input_grad(g_h_, g_n_);
       ln1_.backward(g_n_, dx);
@@ -166,13 +167,26 @@ class transformer_layer {
     if (o.ffn_dim == 0) throw config_error(at_field("transformer_layer.ffn_dim"), "zero width", "ffn_dim > 0");
     return o;
   }
-  static void add(const tensor<T, 3>& a, const tensor<T, 3>& b, tensor<T, 3>& out) {
-    detail::ensure_shape(out, a.shape());
-    for (std::size_t i = 0; i < a.size(); ++i) out.data()[i] = a.data()[i] + b.data()[i];
+  using activation = backend_tensor_t<T, 3, Backend>;
+  static void add(const activation& a, const activation& b, activation& out) {
+    if constexpr (std::is_same_v<Backend, host>) {
+      detail::ensure_shape(out, a.shape());
+      for (std::size_t i = 0; i < a.size(); ++i) out.data()[i] = a.data()[i] + b.data()[i];
+    } else {
+      detail::copy_into(out, a);
+      detail::accumulate(out, b);
+    }
+  }
+  static void accumulate(activation& dst, const activation& src) {
+    if constexpr (std::is_same_v<Backend, host>) {
+      for (std::size_t i = 0; i < dst.size(); ++i) dst.data()[i] += src.data()[i];
+    } else {
+      detail::accumulate(dst, src);
+    }
   }
 
   // f_ <- drop2(fc2(act_drop(GELU(fc1(in)))))
-  void feed_forward(const tensor<T, 3>& in) {
+  void feed_forward(const activation& in) {
     fc1_.forward(in, f1_);
     gelu_.forward(f1_, g_);
     act_drop_.forward(g_, f1_);
@@ -180,7 +194,7 @@ class transformer_layer {
     drop2_.forward(f2_, f_);
   }
   // Given d(FFN output), accumulates d(FFN input) into din and the FFN parameter gradients.
-  void feed_forward_backward(const tensor<T, 3>& dout, tensor<T, 3>& din) {
+  void feed_forward_backward(const activation& dout, activation& din) {
     detail::zero_like(g_f2_, shape_);
     drop2_.backward(dout, g_f2_);
     detail::zero_like(g_wide_a_, f1_.shape());
@@ -192,7 +206,7 @@ class transformer_layer {
     fc1_.backward(g_wide_a_, din);
   }
   // Accumulates into dx the gradient of x through a = drop1(drop_attn(MHA(x))), given da.
-  void attention_input_grad(const tensor<T, 3>& da, tensor<T, 3>& dx) {
+  void attention_input_grad(const activation& da, activation& dx) {
     detail::zero_like(g_f2_, shape_);
     drop1_.backward(da, g_f2_);
     detail::zero_like(g_n_a_, shape_);
@@ -207,8 +221,8 @@ class transformer_layer {
   gelu<T, Backend, 3> gelu_;
   dropout<T, Backend, 3> attn_out_drop_, drop1_, drop2_, act_drop_;
   std::array<std::size_t, 3> shape_{};
-  tensor<T, 3> a_, a1_, r_, h_, n_, f_, f1_, g_, f2_;
-  tensor<T, 3> g_r_, g_h_, g_n_, g_n_a_, g_f2_, g_wide_a_, g_wide_b_;
+  activation a_, a1_, r_, h_, n_, f_, f1_, g_, f2_;
+  activation g_r_, g_h_, g_n_, g_n_a_, g_f2_, g_wide_a_, g_wide_b_;
 };
 
 }  // namespace ecgssl::nn

@@ -10,8 +10,11 @@
 #include <numbers>
 #include <span>
 #include <string>
+#include <type_traits>
 
+#include "../../core/backend.hpp"
 #include "../../core/error.hpp"
+#include "../../core/parameter_store.hpp"
 #include "../../core/philox.hpp"
 #include "../../core/tensor.hpp"
 #include "../../core/threading.hpp"
@@ -41,6 +44,78 @@ template <class T, std::size_t N, class Shape>
 void zero_like(tensor<T, N>& t, const Shape& shape) {
   ensure_shape(t, shape);
   std::fill(t.data(), t.data() + t.size(), T(0));
+}
+
+/// dst += src elementwise (same shape), on the host.
+template <class T, std::size_t N>
+void accumulate(tensor<T, N>& dst, const tensor<T, N>& src) {
+  for (std::size_t i = 0; i < dst.size(); ++i) dst.data()[i] += src.data()[i];
+}
+
+/// dst <- host tensor src (same shape afterwards): a copy on the host.
+template <class T, std::size_t N>
+void assign_from_host(tensor<T, N>& dst, const tensor<T, N>& src) {
+  copy_into(dst, src);
+}
+
+// The same helpers for activation types that live elsewhere (cuda's device_tensor): such a type
+// implements them as members, so layers written against these names run on every backend.
+template <class D, class Shape>
+  requires requires(D& d, const Shape& s) { d.ensure_shape(s); }
+void ensure_shape(D& t, const Shape& shape) {
+  t.ensure_shape(shape);
+}
+template <class D>
+  requires requires(D& d, const D& s) { d.copy_from(s); }
+void copy_into(D& dst, const D& src) {
+  dst.copy_from(src);
+}
+template <class D, class Shape>
+  requires requires(D& d, const Shape& s) {
+    d.ensure_shape(s);
+    d.zero();
+  }
+void zero_like(D& t, const Shape& shape) {
+  t.ensure_shape(shape);
+  t.zero();
+}
+template <class D>
+  requires requires(D& d, const D& s) { d.accumulate(s); }
+void accumulate(D& dst, const D& src) {
+  dst.accumulate(src);
+}
+template <class D, class H>
+  requires requires(D& d, const H& h) { d.copy_from_host(h); }
+void assign_from_host(D& dst, const H& src) {
+  dst.copy_from_host(src);
+}
+
+/// A parameter's values / gradients where backend B computes: the host store's buffers, or
+/// the store's device mirror (cuda).
+template <class B, class T>
+T* values_of(const parameter<T>& p) {
+  if constexpr (std::is_same_v<B, host>) {
+    return p.value().data();
+  } else {
+    return p.device_value();
+  }
+}
+template <class B, class T>
+T* grads_of(const parameter<T>& p) {
+  if constexpr (std::is_same_v<B, host>) {
+    return p.grad().data();
+  } else {
+    return p.device_grad();
+  }
+}
+/// values_of / grads_of, or nullptr for an absent (invalid) parameter such as a disabled bias.
+template <class B, class T>
+T* values_or_null(const parameter<T>& p) {
+  return p.valid() ? values_of<B>(p) : nullptr;
+}
+template <class B, class T>
+T* grads_or_null(const parameter<T>& p) {
+  return p.valid() ? grads_of<B>(p) : nullptr;
 }
 
 // The checks below run on every forward/backward: they build their message strings only when

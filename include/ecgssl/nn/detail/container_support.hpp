@@ -32,14 +32,18 @@ bool propagates(const L& layer) {
   }
 }
 
-/// dst += src, elementwise (same shape), in fixed chunks.
+/// dst += src, elementwise (same shape), in fixed chunks; a device tensor adds on its device.
 template <class Tensor>
 void add_into(Tensor& dst, const Tensor& src) {
-  auto* d = dst.data();
-  const auto* s = src.data();
-  for_chunks(dst.size(), [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) d[i] += s[i];
-  });
+  if constexpr (requires { dst.accumulate(src); }) {
+    dst.accumulate(src);
+  } else {
+    auto* d = dst.data();
+    const auto* s = src.data();
+    for_chunks(dst.size(), [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) d[i] += s[i];
+    });
+  }
 }
 
 }  // namespace ecgssl::nn::detail

@@ -1,0 +1,101 @@
+#pragma once
+/// \file bce_with_logits.cuh
+/// bce_with_logits<T, cuda>: the multi-label BCE-with-logits of spec §6.2 on device logits,
+/// with the host loss's normalisations and semantics (loss/bce_with_logits.hpp is its twin and
+/// oracle). Targets are given on the host (validated there, with the same messages) and
+/// uploaded once per set_targets; forward reduces on the device (thrust, in double) and returns
+/// the loss to the host; backward accumulates upstream·(σ(x) - y)/n into a device gradient.
+
+#include <thrust/system/cuda/execution_policy.h>
+
+#include <cstddef>
+#include <span>
+#include <string>
+
+#include "../core/error.hpp"
+#include "../core/tensor.hpp"
+#include "../loss/bce_with_logits.hpp"
+#include "detail/bce_math.cuh"
+#include "detail/launch.cuh"
+#include "device_tensor.cuh"
+
+namespace ecgssl {
+
+template <class T>
+class bce_with_logits<T, cuda> {
+ public:
+  using scalar_type = T;
+  using backend_type = cuda;
+  using input_type = device_tensor<T, 2>;  // logits: [batch, classes] on the device
+
+  explicit bce_with_logits(bce_normalization normalization = bce_normalization::positive_labels)
+      : normalization_(normalization) {}
+
+  /// targets: [batch, classes] on the host, values in [0, 1]; uploaded to the device.
+  void set_targets(const tensor<T, 2>& targets) {
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const T y = targets.data()[i];
+      if (!(y >= T(0) && y <= T(1))) {
+        throw data_error(at_field("bce_with_logits.targets"),
+                         "target at flat index " + std::to_string(i) + " is " + std::to_string(y),
+                         "values in [0, 1]");
+      }
+    }
+    targets_.copy_from_host(targets);
+    positives_in_targets_ = 0;
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      positives_in_targets_ += targets.data()[i] == T(1) ? 1u : 0u;
+    }
+  }
+
+  /// Returns the normalised loss (blocking: the sum comes back to the host); caches σ(x).
+  T forward(const input_type& logits) {
+    require_shape(logits.shape(), targets_.shape(), "bce_with_logits.logits (shape of the targets)");
+    const std::size_t n = logits.size();
+    if (n == 0) throw shape_error(at_field("bce_with_logits.logits"), "an empty batch", "at least one logit");
+    const auto policy = thrust::cuda::par.on(cuda_detail::stream());
+    const std::size_t bad = cuda_detail::bce::first_non_finite(policy, logits.data(), n);
+    if (bad != n) {
+      throw data_error(at_field("bce_with_logits.logits"),
+                       "non-finite value at flat index " + std::to_string(bad), "finite inputs");
+    }
+    sigmoid_.ensure_shape(logits.shape());
+    cuda_detail::bce::sigmoid(policy, logits.data(), sigmoid_.data(), n);
+    const double total = cuda_detail::bce::summed_loss(policy, logits.data(), targets_.data(), n);
+    positive_labels_ = positives_in_targets_;
+    switch (normalization_) {
+      case bce_normalization::positive_labels:
+        denominator_ = static_cast<T>(positive_labels_ == 0 ? 1 : positive_labels_);
+        break;
+      case bce_normalization::mean:
+        denominator_ = static_cast<T>(n);
+        break;
+      case bce_normalization::sum:
+        denominator_ = T(1);
+        break;
+    }
+    return static_cast<T>(total / denominator_);
+  }
+
+  /// grad: [batch, classes] (device) += upstream·(σ(x) - y)/n.
+  void backward(T upstream, input_type& grad) const {
+    require_shape(grad.shape(), sigmoid_.shape(), "bce_with_logits.grad");
+    cuda_detail::bce::accumulate_gradient(thrust::cuda::par.on(cuda_detail::stream()), sigmoid_.data(),
+                                          targets_.data(), upstream / denominator_, grad.data(),
+                                          grad.size());
+  }
+
+  [[nodiscard]] std::size_t positive_labels() const { return positive_labels_; }
+  [[nodiscard]] T denominator() const { return denominator_; }
+  [[nodiscard]] bce_normalization normalization() const { return normalization_; }
+
+ private:
+  bce_normalization normalization_;
+  device_tensor<T, 2> targets_;
+  device_tensor<T, 2> sigmoid_;
+  std::size_t positives_in_targets_ = 0;
+  std::size_t positive_labels_ = 0;
+  T denominator_ = T(1);
+};
+
+}  // namespace ecgssl
