@@ -1,6 +1,8 @@
 // Tests of cli/embed.hpp through run_embed (checkpoint made by run_pretrain on real records).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -107,4 +109,24 @@ TEST_CASE("embed: a checkpoint that does not match the configuration, or a bad r
   CHECK(call(ecgssl::cli::run_embed, {"--checkpoint", checkpoint().string(), "--out", scratch("x.txt").string(),
                                       records + "/A0001.hea"}, &err) == 1);
   CHECK(!std::filesystem::exists(out));
+}
+
+TEST_CASE("embed: a checkpoint written by PyTorch gives PyTorch's embedding of the record") {
+  // tools/make_torch_checkpoint_fixture.py: a 32-wide encoder built in PyTorch, its state dict as
+  // safetensors with ecgssl.config, and its float64 eval-mode embedding of E00001's two segments.
+  const std::string dir = std::string(ECGSSL_TEST_DATA_DIR) + "/io/torch_checkpoint/";
+  const auto npy = scratch("torch.npy");
+  std::string err;
+  REQUIRE_MESSAGE(call(ecgssl::cli::run_embed, {"--checkpoint", dir + "encoder.safetensors", "--out", npy.string(),
+                                                records + "/E00001", "--threads", "1"}, &err) == 0, err);
+  const auto got = ecgssl::testing::read_npy(npy.string());
+  const auto expected = ecgssl::testing::read_npy(dir + "embedding.npy");
+  REQUIRE(got.shape == expected.shape);
+  double worst = 0, scale = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    worst = std::max(worst, std::abs(got.values[i] - expected.values[i]));
+    scale = std::max(scale, std::abs(expected.values[i]));
+  }
+  CHECK(scale > 0.1);
+  CHECK(worst < 1e-5 * scale);
 }

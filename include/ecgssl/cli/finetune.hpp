@@ -14,6 +14,7 @@
 #include <ecgssl/pipeline/encoder_config.hpp>
 #include <ecgssl/pipeline/finetune_checkpoint.hpp>
 #include <ecgssl/pipeline/finetuner.hpp>
+#include <ecgssl/pipeline/pretrained_encoder.hpp>
 #include <ecgssl/pipeline/progress_bar.hpp>
 #include <ecgssl/pipeline/wfdb_dataset.hpp>
 
@@ -97,12 +98,7 @@ inline int run_finetune(const std::vector<std::string>& args, std::ostream& out,
     mo.encoder = pipeline::encoder_config::resolve(config);
   } else {
     pre = io::checkpoint::load(checkpoint);
-    const auto j = pipeline::checkpoint_config(*pre, checkpoint);
-    if (!j.contains("model")) {
-      throw config_error(in_file(checkpoint, "ecgssl.config.model"), "no encoder configuration",
-                         "a checkpoint written by ecgssl pretrain");
-    }
-    mo.encoder = pipeline::encoder_config::from_json(j["model"], checkpoint + " ecgssl.config.model");
+    mo.encoder = pipeline::pretrained_encoder_options(*pre, checkpoint);
   }
   mo.encoder = pipeline::finetuning_encoder_options(mo.encoder, mo.pretrained);
   const io::lead_set leads = io::lead_set::parse(leads_text, at_field("--leads"));

@@ -5,7 +5,7 @@
 /// optionally CSV / JSON-lines logs and an SVG loss curve), and prints a summary.
 ///
 ///   ecgssl pretrain --data DIR_OR_MANIFEST --config tiny|small|base|FILE.json
-///                   --method w2v_cmsc_rlm|w2v|w2v_rlm|cmsc|cmsc_rlm|w2v_cmsc|w2v_cmsc_physio|simclr_rlm
+///                   --method w2v_cmsc_rlm|w2v|w2v_rlm|cmsc|cmsc_rlm|w2v_cmsc|w2v_cmsc_physio|simclr_rlm|3kg
 ///                   --steps N --batch-pairs P --seed S --out CHECKPOINT [--resume CHECKPOINT]
 ///                   [--threads T] [--update-freq K] [--lr LR] [--checkpoint-every N]
 ///                   [--log-csv F] [--log-jsonl F] [--plot-svg F]
@@ -113,6 +113,9 @@ int dispatch_pretraining(const pretrain_settings& s, const model::ecg_transforme
     case pretrain_method::w2v_rlm: return run_pretraining<w2v_rlm_objective<Config>, data::record_source>(s, options, data.segments(), 2 * p, out);
     case pretrain_method::simclr_rlm:
       return run_pretraining<simclr_rlm_objective<Config>, views_t>(s, options, std::make_shared<const views_t>(data.segments()), p, out);
+    // 3KG: two augmented views of P segments per micro-batch (2P segments, as P pairs)
+    case pretrain_method::three_kg:
+      return run_pretraining<three_kg_objective<Config>, views_t>(s, options, std::make_shared<const views_t>(data.segments()), p, out);
   }
   return 1;
 }

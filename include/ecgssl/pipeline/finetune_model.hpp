@@ -33,6 +33,7 @@
 #include "../model/ecg_transformer.hpp"
 #include "../nn/detail/common.hpp"
 #include "../nn/linear.hpp"
+#include "pretrained_encoder.hpp"
 
 namespace ecgssl::pipeline {
 
@@ -129,11 +130,7 @@ class finetune_model {
   /// Loads a pre-trained encoder (spec §6.1): every encoder tensor must be in the file (strict),
   /// the pre-training heads are dropped, the task head keeps its fresh values. Returns the report.
   io::checkpoint::load_report load_pretrained(const io::checkpoint& ck) {
-    io::checkpoint::load_options o;
-    o.strict = true;
-    o.skip_prefixes = {"quantizer.", "project_q.", "final_proj.", "mask_emb"};
-    o.optional_prefixes = {"head.", "arcface."};
-    return ck.load_parameters(store_, o);
+    return load_pretrained_encoder(ck, store_, {"head.", "arcface."});
   }
   /// Loads every tensor of a fine-tuned model (strict, head included).
   void load_finetuned(const io::checkpoint& ck) { ck.load_parameters(store_); }

@@ -1,0 +1,87 @@
+#pragma once
+/// \file identity_nt_xent_criterion.hpp
+/// 3KG's criterion (spec §4.5; fairseq-signals `criterions/3kg_criterion.py`): the transformer
+/// output of an unmasked forward is mean-pooled (non-zero count, as §4.3), normalised by its
+/// detached norm, and every ordered pair (i, j) of rows with the same identity is a positive
+/// whose cross-entropy runs against all rows of other identities (NT-Xent, τ 0.1; the reference
+/// uses the patient id, here the segment's identity = record, so the two views of a segment and
+/// any other segment of the same record in the micro-batch are positives). The loss is the mean
+/// over positive pairs (the reference sums and divides by their count); sample_size = 1.
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "../data/batch_loader.hpp"
+#include "../loss/detail/nonzero_mean_pool.hpp"
+#include "../loss/nt_xent.hpp"
+#include "../model/configs.hpp"
+#include "pretrain_objective.hpp"
+
+namespace ecgssl::pipeline {
+
+/// NT-Xent with positives = same identity over the pooled outputs of all segments of a batch.
+template <class T>
+class identity_nt_xent_criterion {
+ public:
+  explicit identity_nt_xent_criterion(double temperature = 0.1)
+      : loss_(nt_xent_options{.temperature = temperature, .norm_eps = 1e-8, .detach_norm = true}) {}
+
+  static model::ecg_transformer_options adapt(model::ecg_transformer_options o) {
+    o.apply_mask = false;
+    o.pretraining_heads = false;
+    return o;
+  }
+  static std::string name() { return "nt_xent"; }
+
+  /// Identity of segment s of a batch: its identification label, or (when it has none) a
+  /// value of its own per source item, so at least its views are positives of each other.
+  static std::int64_t identity_of(const data::batch& b, std::size_t s) {
+    const std::int64_t id = b.meta[s].identity;
+    return id >= 0 ? id : -1 - static_cast<std::int64_t>(b.items[s]);
+  }
+
+  template <class Encoder>
+  micro_batch_result run(Encoder& encoder, const data::batch& b, std::uint64_t) {
+    if constexpr (std::is_same_v<T, float>) {
+      encoder.forward(b.signals);
+    } else {
+      converted_ = b.signals;
+      encoder.forward(converted_);
+    }
+    const auto& out = encoder.last_outputs();
+    const std::size_t segments = out.encoded.shape()[0];
+    ids_.resize(segments);
+    for (std::size_t s = 0; s < segments; ++s) ids_[s] = identity_of(b, s);
+    loss_.set_identities(ids_);
+    // encoded: [segments, frames, dim] -> pooled: [segments, dim]
+    loss_detail::nonzero_mean_pool(out.encoded, pooled_, counts_);
+    const T value = loss_.forward(pooled_);
+    dpooled_.resize(pooled_.shape());
+    std::fill(dpooled_.begin(), dpooled_.end(), T(0));
+    loss_.backward(T(1), dpooled_);
+    typename Encoder::gradients g;
+    g.encoded = tensor<T, 3>::from_shape(out.encoded.shape());
+    std::fill(g.encoded.begin(), g.encoded.end(), T(0));
+    loss_detail::nonzero_mean_pool_backward(dpooled_, counts_, g.encoded);
+    encoder.backward(g);
+    micro_batch_result r;
+    r.loss_sum = static_cast<double>(value);
+    r.sample_size = 1.0;
+    r.terms = {{name(), static_cast<double>(value)}};
+    return r;
+  }
+
+  /// Ordered positive pairs of the last micro-batch.
+  [[nodiscard]] std::size_t positive_pairs() const { return loss_.positive_pairs(); }
+
+ private:
+  nt_xent<T> loss_;
+  std::vector<std::int64_t> ids_;
+  tensor<T, 2> pooled_, counts_, dpooled_;
+  tensor<T, 3> converted_;
+};
+
+}  // namespace ecgssl::pipeline
