@@ -55,6 +55,15 @@ TEST_CASE("dropout masks are a pure function of the stream, whatever the thread 
   d.set_random_stream(ecgssl::random_stream(9, 2));
   d.forward(x, c);
   CHECK(a != c);
+  // A length that is not a multiple of 4: the vectorised blocks, the single blocks and a
+  // partial last block all give draw i.
+  ecgssl::tensor<float, 1> odd = xt::ones<float>({16384 + 64 * 3 + 8 + 3});
+  ecgssl::tensor<float, 1> e;
+  d.set_random_stream(rng);
+  d.forward(odd, e);
+  for (std::size_t i = 0; i < e.size(); ++i) {
+    if ((e(i) != 0.0f) != (rng.uniform_float(i) >= 0.5f)) FAIL("mask element ", i, " is not draw ", i);
+  }
 }
 
 TEST_CASE("dropout gradient matches finite differences for a fixed mask") {

@@ -132,6 +132,48 @@ class random_stream {
   std::uint64_t stream_;
 };
 
+/// Sixteen consecutive Philox blocks at once: words[w][l] = rng.block(first + l)[w], bit for bit.
+/// The lanes are independent and written as plain loops over arrays, so the compiler keeps
+/// them in vector registers (16 x 32-bit = one AVX-512 register): bulk draws (dropout masks)
+/// cost a fraction of sixteen scalar calls. Host only.
+inline void philox_blocks16(const random_stream& rng, std::uint64_t first, std::uint32_t (&words)[4][16]) {
+  constexpr int lanes = 16;
+  constexpr std::uint32_t multiplier0 = 0xD2511F53u;
+  constexpr std::uint32_t multiplier1 = 0xCD9E8D57u;
+  std::uint32_t c0[lanes], c1[lanes], c2[lanes], c3[lanes];
+  const auto stream_lo = static_cast<std::uint32_t>(rng.stream());
+  const auto stream_hi = static_cast<std::uint32_t>(rng.stream() >> 32);
+  for (int l = 0; l < lanes; ++l) {
+    const std::uint64_t block = first + static_cast<std::uint64_t>(l);
+    c0[l] = static_cast<std::uint32_t>(block);
+    c1[l] = static_cast<std::uint32_t>(block >> 32);
+    c2[l] = stream_lo;
+    c3[l] = stream_hi;
+  }
+  std::uint32_t key0 = static_cast<std::uint32_t>(rng.seed());
+  std::uint32_t key1 = static_cast<std::uint32_t>(rng.seed() >> 32);
+  for (int round = 0; round < 10; ++round) {
+    for (int l = 0; l < lanes; ++l) {
+      const std::uint64_t product0 = static_cast<std::uint64_t>(multiplier0) * c0[l];
+      const std::uint64_t product1 = static_cast<std::uint64_t>(multiplier1) * c2[l];
+      const auto n0 = static_cast<std::uint32_t>(product1 >> 32) ^ c1[l] ^ key0;
+      const auto n2 = static_cast<std::uint32_t>(product0 >> 32) ^ c3[l] ^ key1;
+      c1[l] = static_cast<std::uint32_t>(product1);
+      c3[l] = static_cast<std::uint32_t>(product0);
+      c0[l] = n0;
+      c2[l] = n2;
+    }
+    key0 += 0x9E3779B9u;
+    key1 += 0xBB67AE85u;
+  }
+  for (int l = 0; l < lanes; ++l) {
+    words[0][l] = c0[l];
+    words[1][l] = c1[l];
+    words[2][l] = c2[l];
+    words[3][l] = c3[l];
+  }
+}
+
 /// A sequential engine over a random_stream, satisfying std::uniform_random_bit_generator, for
 /// code that wants `std::shuffle` and friends. Its position is part of its state: store
 /// `position()` to resume it exactly.

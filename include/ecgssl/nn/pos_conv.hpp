@@ -93,23 +93,21 @@ class pos_conv {
     const auto rows = batch_ * time_;
     const auto dg = d / options_.groups;
     const auto k = options_.kernel;
+    const auto groups = options_.groups;
+    pad_input(x.data());
     pre_act_.resize(rows * d);
-    auto Pre = as_matrix(pre_act_.data(), static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(d));
-    const const_vector_map<T> b(bias_.value().data(), static_cast<Eigen::Index>(d));
-    Pre.rowwise() = b.transpose();
-    for (std::size_t g = 0; g < options_.groups; ++g) {
-      im2col(x.data(), g);
-      // [rows, k*dg] x [k*dg, dg] -> columns g*dg.. of the output
-      const auto Col = as_matrix(static_cast<const T*>(col_.data()), static_cast<Eigen::Index>(rows),
-                                 static_cast<Eigen::Index>(k * dg));
+    // Pre_bg[T, dg] = window(x_bg)[T, k*dg] W_g^T + b_g, one serial GEMM per (sample, group)
+    parallel_for(static_cast<std::int64_t>(batch_ * groups), [&](std::int64_t task) {
+      const std::size_t b = static_cast<std::size_t>(task) / groups;
+      const std::size_t g = static_cast<std::size_t>(task) % groups;
       const auto W = as_matrix(static_cast<const T*>(w_.data() + g * dg * k * dg),
                                static_cast<Eigen::Index>(dg), static_cast<Eigen::Index>(k * dg));
-      Pre.middleCols(static_cast<Eigen::Index>(g * dg), static_cast<Eigen::Index>(dg)).noalias() +=
-          Col * W.transpose();
-    }
-    y.resize({batch_, time_, d});
+      auto Pre = strided(pre_act_.data() + b * time_ * d + g * dg, time_, dg, d);
+      Pre.noalias() = window(padded_x_.data(), b, g) * W.transpose();
+      Pre.rowwise() += const_vector_map<T>(bias_.value().data() + g * dg, static_cast<Eigen::Index>(dg)).transpose();
+    });
+    detail::ensure_shape(y, x.shape());
     gelu_kernels::forward(pre_act_.data(), y.data(), rows * d);
-    detail::copy_into(input_, x);
   }
 
   // dy: [batch, time, dim]; accumulates dx, d weight_v, d weight_g, d bias.
@@ -117,6 +115,7 @@ class pos_conv {
     const auto d = options_.dim;
     const auto dg = d / options_.groups;
     const auto k = options_.kernel;
+    const auto groups = options_.groups;
     const auto rows = batch_ * time_;
     require_shape(dy.shape(), std::array<std::size_t, 3>{batch_, time_, d}, "pos_conv.output_grad");
     require_shape(dx.shape(), std::array<std::size_t, 3>{batch_, time_, d}, "pos_conv.input_grad");
@@ -126,26 +125,32 @@ class pos_conv {
                                 static_cast<Eigen::Index>(d));
     vector_map<T> db(bias_.grad().data(), static_cast<Eigen::Index>(d));
     db += dPre.colwise().sum().transpose();
+    // dW_g[dg, k*dg] = sum_b dPre_bg^T window(x_bg): parallel over groups, samples in order
     grad_w_.assign(w_.size(), T(0));
-    for (std::size_t g = 0; g < options_.groups; ++g) {
-      im2col(input_.data(), g);
-      const auto Col = as_matrix(static_cast<const T*>(col_.data()), static_cast<Eigen::Index>(rows),
-                                 static_cast<Eigen::Index>(k * dg));
-      const auto W = as_matrix(static_cast<const T*>(w_.data() + g * dg * k * dg),
-                               static_cast<Eigen::Index>(dg), static_cast<Eigen::Index>(k * dg));
-      const auto dPg = dPre.middleCols(static_cast<Eigen::Index>(g * dg), static_cast<Eigen::Index>(dg));
+    parallel_for(static_cast<std::int64_t>(groups), [&](std::int64_t g64) {
+      const auto g = static_cast<std::size_t>(g64);
       auto dW = as_matrix(grad_w_.data() + g * dg * k * dg, static_cast<Eigen::Index>(dg),
                           static_cast<Eigen::Index>(k * dg));
-      dW.noalias() += dPg.transpose() * Col;
-      auto dCol = as_matrix(col_.data(), static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(k * dg));
-      dCol.noalias() = dPg * W;
-      col2im_add(dx.data(), g);
-    }
+      for (std::size_t b = 0; b < batch_; ++b) {
+        const auto dP = strided(static_cast<const T*>(grad_pre_.data()) + b * time_ * d + g * dg, time_, dg, d);
+        dW.noalias() += dP.transpose() * window(padded_x_.data(), b, g);
+      }
+    });
+    // dx_bg[T, dg] += window(pad(dPre_bg))[T, k*dg] W_g flipped over taps [k*dg, dg]: the
+    // adjoint of the convolution is the correlation with the reversed kernel, so no col2im.
+    pad_output_grad();
+    flip_weight();
+    parallel_for(static_cast<std::int64_t>(batch_ * groups), [&](std::int64_t task) {
+      const std::size_t b = static_cast<std::size_t>(task) / groups;
+      const std::size_t g = static_cast<std::size_t>(task) % groups;
+      const auto Wf = as_matrix(static_cast<const T*>(w_flip_.data() + g * k * dg * dg),
+                                static_cast<Eigen::Index>(k * dg), static_cast<Eigen::Index>(dg));
+      auto dX = strided(dx.data() + b * time_ * d + g * dg, time_, dg, d);
+      dX.noalias() += window(padded_dy_.data(), b, g) * Wf;
+    });
     weight_norm_backward();
   }
 
-  /// The effective (weight-normalised) kernel of the last forward, laid out
-  /// [groups][out dg][k][in dg].
   [[nodiscard]] const std::vector<T>& effective_weight() const { return w_; }
 
  private:
@@ -221,48 +226,73 @@ class pos_conv {
     }
   }
 
-  // col_[b*T + t][j*dg + i] = x[b, t + j - k/2, g*dg + i] (zero outside [0, T))
-  void im2col(const T* x, std::size_t g) {
+  using strided_map = Eigen::Map<row_matrix<T>, 0, Eigen::OuterStride<>>;
+  using const_strided_map = Eigen::Map<const row_matrix<T>, 0, Eigen::OuterStride<>>;
+
+  static strided_map strided(T* data, std::size_t rows, std::size_t cols, std::size_t stride) {
+    return strided_map(data, static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols),
+                       Eigen::OuterStride<>(static_cast<Eigen::Index>(stride)));
+  }
+  static const_strided_map strided(const T* data, std::size_t rows, std::size_t cols, std::size_t stride) {
+    return const_strided_map(data, static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols),
+                             Eigen::OuterStride<>(static_cast<Eigen::Index>(stride)));
+  }
+
+  // Rows of a padded per-(sample, group) buffer: time + k - 1 frames of dg channels.
+  [[nodiscard]] std::size_t padded_rows() const { return time_ + options_.kernel - 1; }
+
+  // The im2col matrix of (sample b, group g) without copying: row t is the k*dg consecutive
+  // values that start at padded frame t, so consecutive rows overlap (row stride dg).
+  // buffer: [batch, groups, time + k - 1, dg] -> [time, k*dg]
+  const_strided_map window(const T* buffer, std::size_t b, std::size_t g) const {
+    const auto dg = options_.dim / options_.groups;
+    return strided(buffer + (b * options_.groups + g) * padded_rows() * dg, time_, options_.kernel * dg, dg);
+  }
+
+  // Copies rows [0, time) of `src` ([batch, time, dim]) into `dst` ([batch, groups, time + k - 1,
+  // dg]) at frame offset `offset`, zeros elsewhere.
+  void pad_into(const T* src, std::vector<T>& dst, std::size_t offset) {
     const auto d = options_.dim;
-    const auto dg = d / options_.groups;
-    const auto k = options_.kernel;
-    const auto half = static_cast<std::int64_t>(k / 2);
-    col_.resize(batch_ * time_ * k * dg);
-    parallel_for(static_cast<std::int64_t>(batch_ * time_), [&](std::int64_t r) {
-      const std::size_t b = static_cast<std::size_t>(r) / time_;
-      const auto t = static_cast<std::int64_t>(static_cast<std::size_t>(r) % time_);
-      T* out = col_.data() + static_cast<std::size_t>(r) * k * dg;
-      for (std::size_t j = 0; j < k; ++j) {
-        const std::int64_t s = t + static_cast<std::int64_t>(j) - half;
-        T* dst = out + j * dg;
-        if (s < 0 || s >= static_cast<std::int64_t>(time_)) {
-          std::fill(dst, dst + dg, T(0));
-        } else {
-          const T* src = x + (b * time_ + static_cast<std::size_t>(s)) * d + g * dg;
-          std::copy(src, src + dg, dst);
-        }
+    const auto groups = options_.groups;
+    const auto dg = d / groups;
+    const auto prow = padded_rows();
+    dst.resize(batch_ * groups * prow * dg);
+    parallel_for(static_cast<std::int64_t>(batch_ * groups), [&](std::int64_t task) {
+      const std::size_t b = static_cast<std::size_t>(task) / groups;
+      const std::size_t g = static_cast<std::size_t>(task) % groups;
+      T* out = dst.data() + static_cast<std::size_t>(task) * prow * dg;
+      std::fill(out, out + offset * dg, T(0));
+      for (std::size_t t = 0; t < time_; ++t) {
+        const T* in = src + (b * time_ + t) * d + g * dg;
+        std::copy(in, in + dg, out + (offset + t) * dg);
       }
+      std::fill(out + (offset + time_) * dg, out + prow * dg, T(0));
     });
   }
 
-  // Adds the column gradient back onto dx (the transpose of im2col). Parallel over output
-  // frames of dx, each gathering its contributions in a fixed order.
-  void col2im_add(T* dx, std::size_t g) {
+  // Output frame t reads input frame t + j - k/2 through tap j: padded frame t + j.
+  void pad_input(const T* x) { pad_into(x, padded_x_, options_.kernel / 2); }
+
+  // Input frame s receives output frame t = s + k/2 - j through tap j; with m = k - 1 - j and
+  // dPre placed at frame offset k - 1 - k/2, that is padded frame s + m.
+  void pad_output_grad() {
+    const auto k = options_.kernel;
+    pad_into(grad_pre_.data(), padded_dy_, k - 1 - k / 2);
+  }
+
+  // w_flip_[g][(m, o), i] = w_[g][o][k - 1 - m][i]
+  void flip_weight() {
     const auto d = options_.dim;
     const auto dg = d / options_.groups;
     const auto k = options_.kernel;
-    const auto half = static_cast<std::int64_t>(k / 2);
-    const auto time = static_cast<std::int64_t>(time_);
-    parallel_for(static_cast<std::int64_t>(batch_ * time_), [&](std::int64_t r) {
-      const std::size_t b = static_cast<std::size_t>(r) / time_;
-      const auto s = static_cast<std::int64_t>(static_cast<std::size_t>(r) % time_);
-      T* dst = dx + static_cast<std::size_t>(r) * d + g * dg;
-      // frame s receives from output frame t = s - j + half for every tap j with t in [0, T)
-      for (std::size_t j = 0; j < k; ++j) {
-        const std::int64_t t = s - static_cast<std::int64_t>(j) + half;
-        if (t < 0 || t >= time) continue;
-        const T* src = col_.data() + ((b * time_ + static_cast<std::size_t>(t)) * k + j) * dg;
-        for (std::size_t i = 0; i < dg; ++i) dst[i] += src[i];
+    w_flip_.resize(w_.size());
+    parallel_for(static_cast<std::int64_t>(options_.groups), [&](std::int64_t g64) {
+      const auto g = static_cast<std::size_t>(g64);
+      for (std::size_t m = 0; m < k; ++m) {
+        for (std::size_t o = 0; o < dg; ++o) {
+          const T* src = w_.data() + ((g * dg + o) * k + (k - 1 - m)) * dg;
+          std::copy(src, src + dg, w_flip_.data() + ((g * k + m) * dg + o) * dg);
+        }
       }
     });
   }
@@ -272,8 +302,8 @@ class pos_conv {
   parameter<T> bias_, weight_g_, weight_v_;
   std::size_t batch_ = 0;
   std::size_t time_ = 0;
-  input_type input_;
-  std::vector<T> w_, norm_, col_, pre_act_, grad_pre_, grad_w_;
+  std::vector<T> w_, w_flip_, norm_, pre_act_, grad_pre_, grad_w_;
+  std::vector<T> padded_x_, padded_dy_;  // [batch, groups, time + k - 1, dg]
 };
 
 }  // namespace ecgssl::nn

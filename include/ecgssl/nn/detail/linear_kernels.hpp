@@ -1,13 +1,15 @@
 #pragma once
 /// \file linear_kernels.hpp
 /// Host math of nn::linear (spec §3.4, §3.7): row-major GEMMs through Eigen over raw pointers,
-/// so a CUDA specialisation of the same op (cuBLAS) can slot in without touching the layer.
+/// so a CUDA specialisation of the same op (cuBLAS) can slot in without touching the layer. The
+/// products run as per-thread panels (detail/gemm.hpp), not on Eigen's spin-waiting threads.
 
 #include <Eigen/Core>
 #include <cstddef>
 
 #include "../../core/backend.hpp"
 #include "../../core/tensor.hpp"
+#include "gemm.hpp"
 
 namespace ecgssl::nn::detail {
 /// Operation tag: y[rows, out] = x[rows, in] * w[out, in]^T + b[out].
@@ -25,7 +27,7 @@ struct implementation<nn::detail::linear_op, host> {
     const auto xm = as_matrix(x, rows, in);
     const auto wm = as_matrix(w, out, in);
     auto ym = as_matrix(y, rows, out);
-    ym.noalias() = xm * wm.transpose();
+    nn::detail::parallel_gemm(ym, xm, wm.transpose(), false);
     if (b != nullptr) ym.rowwise() += const_vector_map<T>(b, out).transpose();
   }
 
@@ -36,8 +38,8 @@ struct implementation<nn::detail::linear_op, host> {
     const auto xm = as_matrix(x, rows, in);
     const auto wm = as_matrix(w, out, in);
     const auto dym = as_matrix(dy, rows, out);
-    if (dx != nullptr) as_matrix(dx, rows, in).noalias() += dym * wm;
-    as_matrix(dw, out, in).noalias() += dym.transpose() * xm;
+    if (dx != nullptr) nn::detail::parallel_gemm(as_matrix(dx, rows, in), dym, wm, true);
+    nn::detail::parallel_gemm(as_matrix(dw, out, in), dym.transpose(), xm, true);
     if (db != nullptr) vector_map<T>(db, out) += dym.colwise().sum().transpose();
   }
 };
