@@ -1,7 +1,7 @@
 // Encoder throughput: forward and forward+backward of ecg_transformer (pre-training mode: span
 // masking, quantizer and heads included) at the tiny, small and base sizes, batch x 12 x 2500.
 //
-// Build by hand (the lead wires CMake):
+// Built by CMake as ecgssl_bench_encoder (with -march=native, ECGSSL_BENCH_NATIVE); by hand:
 //   g++ -std=c++20 -O3 -march=native -fopenmp -DNDEBUG -Iinclude -I/usr/include/eigen3 \
 //       benchmarks/bench_encoder.cpp -o build/bench_encoder -lbenchmark -lpthread
 // Run: OMP_NUM_THREADS=2 ./build/bench_encoder [--benchmark_filter=base] [ECGSSL_BENCH_BATCH=8]
