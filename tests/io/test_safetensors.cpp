@@ -154,6 +154,10 @@ TEST_CASE("safetensors rejects corrupt files naming the file and the field") {
   }
   SUBCASE("bad JSON") { check_rejected(make_file(R"({"a":{"dtype":"F32",)", 4), "header"); }
   SUBCASE("header not an object") { check_rejected(make_file("[1,2]   ", 0), "header"); }
+  SUBCASE("a number no JSON type can hold (fuzz_safetensors finding)") {
+    check_rejected(make_file(R"({"a":{"dtype":"U8","shape":[5333e0000000000393557286],"data_offsets":[0,1]}})", 1),
+                   "header");
+  }
   SUBCASE("unknown dtype") {
     check_rejected(make_file(R"({"a":{"dtype":"F128","shape":[1],"data_offsets":[0,4]}})", 4), "a.dtype");
   }

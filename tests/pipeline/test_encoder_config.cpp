@@ -82,6 +82,9 @@ TEST_CASE("encoder_config: bad files name the file and the key") {
   const auto mode = write_config("enc_mode.json", R"({"mode": "batch_norm"})");
   CHECK(message_of([&] { encoder_config::resolve(mode.string()); }).find("group_norm_first") != std::string::npos);
 
+  const auto overflow = write_config("enc_overflow.json", R"({"dropout": 1e999999})");  // no double holds it
+  CHECK(message_of([&] { encoder_config::resolve(overflow.string()); }).find("enc_overflow.json") != std::string::npos);
+
   const auto broken = write_config("enc_broken.json", R"({"layers": )");
   CHECK_THROWS_AS(encoder_config::resolve(broken.string()), ecgssl::config_error);
   CHECK_THROWS_AS(encoder_config::resolve("/nonexistent/enc.json"), ecgssl::io_error);

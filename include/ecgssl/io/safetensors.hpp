@@ -503,6 +503,9 @@ class safetensors {
     } catch (const nlohmann::json::parse_error& e) {
       fail(source, "header", std::string("invalid JSON: ") + e.what(), "a UTF-8 JSON object",
            static_cast<std::int64_t>(8 + (e.byte > 0 ? e.byte - 1 : 0)));
+    } catch (const nlohmann::json::exception& e) {
+      // e.g. a number too large for any JSON number type (found by fuzz_safetensors)
+      fail(source, "header", std::string("invalid JSON: ") + e.what(), "a UTF-8 JSON object with representable numbers", 8);
     }
     if (!h.is_object()) fail(source, "header", "JSON header is not an object", "a JSON object", 8);
     if (!duplicate.empty()) fail(source, duplicate, "name appears twice in the header", "unique tensor names", 8);

@@ -52,6 +52,8 @@ struct encoder_config {
       j = nlohmann::json::parse(text.str());
     } catch (const nlohmann::json::parse_error& e) {
       throw config_error(in_file(name_or_path, "byte " + std::to_string(e.byte)), "invalid JSON", "a JSON object");
+    } catch (const nlohmann::json::exception& e) {
+      throw config_error(in_file(name_or_path), std::string("invalid JSON: ") + e.what(), "a JSON object");
     }
     return from_json(j, name_or_path);
   }

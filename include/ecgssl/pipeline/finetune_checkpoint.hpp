@@ -100,7 +100,12 @@ inline nlohmann::json checkpoint_config(const io::checkpoint& ck, const std::fil
     throw config_error(in_file(path.string(), "ecgssl.config"), "the checkpoint has no configuration",
                        "a checkpoint written by ecgssl pretrain or ecgssl finetune");
   }
-  return nlohmann::json::parse(*text);
+  try {
+    return nlohmann::json::parse(*text);
+  } catch (const nlohmann::json::exception& e) {
+    throw config_error(in_file(path.string(), "ecgssl.config"), std::string("invalid JSON: ") + e.what(),
+                       "the JSON configuration ecgssl writes");
+  }
 }
 
 /// Reads a fine-tuned checkpoint's description (config_error naming the field otherwise).

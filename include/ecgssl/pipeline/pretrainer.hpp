@@ -185,7 +185,13 @@ class pretrainer {
       throw config_error(in_file(path.string(), "ecgssl.config"), "the checkpoint has no configuration",
                          "a checkpoint written by ecgssl pretrain");
     }
-    const nlohmann::json saved = nlohmann::json::parse(*text);
+    nlohmann::json saved;
+    try {
+      saved = nlohmann::json::parse(*text);
+    } catch (const nlohmann::json::exception& e) {
+      throw config_error(in_file(path.string(), "ecgssl.config"), std::string("invalid JSON: ") + e.what(),
+                         "the JSON configuration ecgssl pretrain writes");
+    }
     const nlohmann::json mine = config_json();
     for (const char* key : {"model", "method", "batch_items", "update_freq", "seed", "learning_rate", "weight_decay"}) {
       if (!saved.contains(key) || saved[key] != mine[key]) {
