@@ -86,7 +86,10 @@ def main():
     if args.bench:
         out = subprocess.run([args.bench, "--batch", str(args.batch), "--time", str(args.time),
                               "--layers", str(args.layers), "--warmup", str(args.warmup),
-                              "--iters", str(args.iters)], check=True, capture_output=True, text=True)
+                              "--iters", str(args.iters)], capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit(f"compare_pytorch_cuda.py: {args.bench} failed (exit status {out.returncode}):\n"
+                     f"{out.stdout}{out.stderr}")
         ours = json.loads(out.stdout.strip().splitlines()[-1])
         result["ecgssl_cuda_ms_per_step"] = ours["cuda_ms_per_step"]
         result["ecgssl_over_torch"] = round(ours["cuda_ms_per_step"] / torch_ms, 3)

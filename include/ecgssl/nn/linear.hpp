@@ -107,7 +107,7 @@ class linear {
     out_shape[Rank - 1] = options_.out_features;
     detail::check_shape(dy.shape(), out_shape, name_, "output gradient");
     detail::check_shape(dx.shape(), input_.shape(), name_, "input gradient");
-    kernels::backward(input_.data(), weight_.value().data(), dy.data(), input_gradient_ ? dx.data() : nullptr,
+    kernels::backward(input_.data(), detail::values_of<B>(weight_), dy.data(), input_gradient_ ? dx.data() : nullptr,
                       detail::grads_of<B>(weight_), detail::grads_or_null<B>(bias_), rows(),
                       in(), out());
   }
