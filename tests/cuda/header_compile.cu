@@ -12,6 +12,8 @@
 #include <ecgssl/cuda/flat_ops.cuh>
 #include <ecgssl/cuda/flat_updates.cuh>
 #include <ecgssl/cuda/linear_kernels.cuh>
+#include <ecgssl/cuda/device_optimizer.cuh>
+#include <ecgssl/cuda/layout_kernels.cuh>
 #include <ecgssl/cuda/norm_kernels.cuh>
 #include <ecgssl/ecgssl.hpp>
 

@@ -18,6 +18,7 @@
 #include "../core/concepts.hpp"
 #include "../core/config.hpp"
 #include "detail/tiles.hpp"
+#include "detail/update_plan.hpp"
 #include "../core/error.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/threading.hpp"
@@ -181,17 +182,6 @@ class optimizer {
   }
 
  private:
-  struct variant_type {
-    U policy;
-    double weight_decay = 0.0;
-    double multiplier = 1.0;
-  };
-  struct run_type {
-    std::size_t offset = 0;
-    std::size_t size = 0;
-    std::size_t variant = 0;
-    bool frozen = false;
-  };
   struct piece_type {
     std::size_t offset = 0;
     std::size_t size = 0;
@@ -200,46 +190,13 @@ class optimizer {
   /// Elements per work item of the update pass: large enough to stream, small enough to balance.
   static constexpr std::size_t piece_elements = std::size_t{1} << 16;
 
-  static double policy_weight_decay(const U& update) {
-    if constexpr (requires { update.weight_decay; }) return update.weight_decay;
-    return 0.0;
-  }
-
   void plan() {
     if (planned_) return;
     if (!store_->allocated()) {
       throw config_error(at_field("optimizer"), "parameter store not allocated", "store.allocate() before the first step");
     }
-    variants_.clear();
-    runs_.clear();
     pieces_.clear();
-    // variant key: (group index, decays?) -> index
-    std::vector<std::array<std::ptrdiff_t, 2>> variant_of(groups_.size() + 1, {-1, -1});
-    for (const auto& entry : store_->entries()) {
-      std::size_t g = groups_.size();
-      for (std::size_t i = 0; i < groups_.size(); ++i) {
-        if (groups_[i].selects(entry)) {
-          g = i;
-          break;
-        }
-      }
-      const parameter_group& group = g < groups_.size() ? groups_[g] : options_.default_group;
-      const bool frozen = group.frozen || !entry.attributes.trainable;
-      const bool decays = !(group.honour_no_decay && !entry.attributes.weight_decay);
-      auto& slot = variant_of[g][decays ? 1 : 0];
-      if (slot < 0) {
-        slot = static_cast<std::ptrdiff_t>(variants_.size());
-        const double wd = group.weight_decay.value_or(policy_weight_decay(update_));
-        variants_.push_back({update_, decays ? wd : 0.0, group.learning_rate_multiplier});
-      }
-      const auto variant = static_cast<std::size_t>(slot);
-      if (!runs_.empty() && runs_.back().variant == variant && runs_.back().frozen == frozen &&
-          runs_.back().offset + runs_.back().size == entry.offset) {
-        runs_.back().size += entry.size;
-      } else {
-        runs_.push_back({entry.offset, entry.size, variant, frozen});
-      }
-    }
+    detail::plan_update_runs(*store_, groups_, options_.default_group, update_, variants_, runs_);
     for (const auto& run : runs_) {
       if (run.frozen) continue;
       for (std::size_t begin = 0; begin < run.size; begin += piece_elements) {
@@ -264,8 +221,8 @@ class optimizer {
   S schedule_;
   optimizer_options options_;
   std::vector<parameter_group> groups_;
-  std::vector<variant_type> variants_;
-  std::vector<run_type> runs_;
+  std::vector<detail::update_variant<U>> variants_;
+  std::vector<detail::update_run> runs_;
   std::vector<piece_type> pieces_;
   std::vector<accumulator_t<T>> piece_squares_;
   std::array<std::vector<T>, state_count> state_{};
