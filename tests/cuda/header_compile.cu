@@ -18,10 +18,15 @@
 #include <ecgssl/ecgssl.hpp>
 
 #include <cstdio>
+#include <type_traits>
 
 __global__ void touch(float* out) {
   out[threadIdx.x] = ecgssl::random_stream(1, 2).uniform_float(threadIdx.x);
 }
+
+// The cuda backend keeps activations and workspaces in device memory.
+static_assert(std::is_same_v<ecgssl::backend_tensor_t<float, 3, ecgssl::cuda>, ecgssl::device_tensor<float, 3>>);
+static_assert(std::is_same_v<ecgssl::backend_array_t<double, ecgssl::cuda>, ecgssl::device_buffer<double>>);
 
 int main() {
   // Host-side use of the same headers; no GPU needed to run this.

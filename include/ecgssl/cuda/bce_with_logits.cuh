@@ -33,19 +33,8 @@ class bce_with_logits<T, cuda> {
 
   /// targets: [batch, classes] on the host, values in [0, 1]; uploaded to the device.
   void set_targets(const tensor<T, 2>& targets) {
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-      const T y = targets.data()[i];
-      if (!(y >= T(0) && y <= T(1))) {
-        throw data_error(at_field("bce_with_logits.targets"),
-                         "target at flat index " + std::to_string(i) + " is " + std::to_string(y),
-                         "values in [0, 1]");
-      }
-    }
+    positives_in_targets_ = bce_detail::validated_positive_count(targets);
     targets_.copy_from_host(targets);
-    positives_in_targets_ = 0;
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-      positives_in_targets_ += targets.data()[i] == T(1) ? 1u : 0u;
-    }
   }
 
   /// Returns the normalised loss (blocking: the sum comes back to the host); caches σ(x).
@@ -63,17 +52,7 @@ class bce_with_logits<T, cuda> {
     cuda_detail::bce::sigmoid(policy, logits.data(), sigmoid_.data(), n);
     const double total = cuda_detail::bce::summed_loss(policy, logits.data(), targets_.data(), n);
     positive_labels_ = positives_in_targets_;
-    switch (normalization_) {
-      case bce_normalization::positive_labels:
-        denominator_ = static_cast<T>(positive_labels_ == 0 ? 1 : positive_labels_);
-        break;
-      case bce_normalization::mean:
-        denominator_ = static_cast<T>(n);
-        break;
-      case bce_normalization::sum:
-        denominator_ = T(1);
-        break;
-    }
+    denominator_ = bce_detail::denominator<T>(normalization_, positive_labels_, n);
     return static_cast<T>(total / denominator_);
   }
 

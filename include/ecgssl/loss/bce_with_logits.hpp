@@ -27,6 +27,41 @@ enum class bce_normalization {
 /// Usage: `set_targets(labels)` then `forward(logits)`; `backward(upstream, grad)` accumulates
 /// upstream·dL/dlogits = upstream·(σ(x) - y)/n into grad.
 /// When a batch has no positive label the reference divides by 1 (fairseq's `sample_size or 1`).
+namespace bce_detail {
+
+/// Checks that every target is in [0, 1] (data_error naming the first that is not) and returns
+/// how many equal 1 (fairseq's sample_size). Shared by every backend's set_targets.
+template <class T>
+std::size_t validated_positive_count(const tensor<T, 2>& targets) {
+  std::size_t positives = 0;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const T y = targets.data()[i];
+    if (!(y >= T(0) && y <= T(1))) {
+      throw data_error(at_field("bce_with_logits.targets"),
+                       "target at flat index " + std::to_string(i) + " is " + std::to_string(y),
+                       "values in [0, 1]");
+    }
+    positives += y == T(1) ? 1u : 0u;
+  }
+  return positives;
+}
+
+/// The divisor of the summed loss under `normalization` (n logits, `positives` labels equal to 1).
+template <class T>
+T denominator(bce_normalization normalization, std::size_t positives, std::size_t n) {
+  switch (normalization) {
+    case bce_normalization::positive_labels:
+      return static_cast<T>(positives == 0 ? 1 : positives);
+    case bce_normalization::mean:
+      return static_cast<T>(n);
+    case bce_normalization::sum:
+      break;
+  }
+  return T(1);
+}
+
+}  // namespace bce_detail
+
 template <class T, class Backend = host>
 class bce_with_logits {
   static_assert(loss_detail::host_only_v<Backend>, "ecgssl: this operation has no specialisation for the requested backend");
@@ -42,14 +77,7 @@ class bce_with_logits {
   /// targets: [batch, classes], every entry 0 or 1 (soft targets in [0, 1] are accepted; only
   /// entries equal to 1 count as positive labels for the reference normalisation).
   void set_targets(const tensor<T, 2>& targets) {
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-      const T y = targets.data()[i];
-      if (!(y >= T(0) && y <= T(1))) {
-        throw data_error(at_field("bce_with_logits.targets"),
-                         "target at flat index " + std::to_string(i) + " is " + std::to_string(y),
-                         "values in [0, 1]");
-      }
-    }
+    positives_in_targets_ = bce_detail::validated_positive_count(targets);
     targets_ = targets;
   }
 
@@ -63,25 +91,13 @@ class bce_with_logits {
     const T* x = logits.data();
     const T* y = targets_.data();
     T* s = sigmoid_.data();
-    std::size_t positives = 0;
-    for (std::size_t i = 0; i < n; ++i) positives += (y[i] == T(1)) ? 1u : 0u;
-    positive_labels_ = positives;
+    positive_labels_ = positives_in_targets_;
     const auto total = deterministic_sum<accumulator_t<T>>(n, [&](std::size_t i) {
       const T xi = x[i];
       s[i] = xi >= T(0) ? T(1) / (T(1) + std::exp(-xi)) : std::exp(xi) / (T(1) + std::exp(xi));
       return std::max(xi, T(0)) - xi * y[i] + std::log1p(std::exp(-std::abs(xi)));
     });
-    switch (normalization_) {
-      case bce_normalization::positive_labels:
-        denominator_ = static_cast<T>(positives == 0 ? 1 : positives);
-        break;
-      case bce_normalization::mean:
-        denominator_ = static_cast<T>(n);
-        break;
-      case bce_normalization::sum:
-        denominator_ = T(1);
-        break;
-    }
+    denominator_ = bce_detail::denominator<T>(normalization_, positive_labels_, n);
     return static_cast<T>(total / denominator_);
   }
 
@@ -105,6 +121,7 @@ class bce_with_logits {
   bce_normalization normalization_;
   tensor<T, 2> targets_;
   tensor<T, 2> sigmoid_;
+  std::size_t positives_in_targets_ = 0;
   std::size_t positive_labels_ = 0;
   T denominator_ = T(1);
 };

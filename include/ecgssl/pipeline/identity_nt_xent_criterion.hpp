@@ -18,6 +18,7 @@
 #include "../loss/detail/nonzero_mean_pool.hpp"
 #include "../loss/nt_xent.hpp"
 #include "../model/configs.hpp"
+#include "detail/global_criterion_steps.hpp"
 #include "pretrain_objective.hpp"
 
 namespace ecgssl::pipeline {
@@ -45,13 +46,7 @@ class identity_nt_xent_criterion {
 
   template <class Encoder>
   micro_batch_result run(Encoder& encoder, const data::batch& b, std::uint64_t) {
-    if constexpr (std::is_same_v<T, float>) {
-      encoder.forward(b.signals);
-    } else {
-      converted_ = b.signals;
-      encoder.forward(converted_);
-    }
-    const auto& out = encoder.last_outputs();
+    const auto& out = detail::forward_batch<T>(encoder, b, converted_);
     const std::size_t segments = out.encoded.shape()[0];
     ids_.resize(segments);
     for (std::size_t s = 0; s < segments; ++s) ids_[s] = identity_of(b, s);
@@ -62,16 +57,10 @@ class identity_nt_xent_criterion {
     dpooled_.resize(pooled_.shape());
     std::fill(dpooled_.begin(), dpooled_.end(), T(0));
     loss_.backward(T(1), dpooled_);
-    typename Encoder::gradients g;
-    g.encoded = tensor<T, 3>::from_shape(out.encoded.shape());
-    std::fill(g.encoded.begin(), g.encoded.end(), T(0));
-    loss_detail::nonzero_mean_pool_backward(dpooled_, counts_, g.encoded);
-    encoder.backward(g);
-    micro_batch_result r;
-    r.loss_sum = static_cast<double>(value);
-    r.sample_size = 1.0;
-    r.terms = {{name(), static_cast<double>(value)}};
-    return r;
+    detail::backward_from_encoded<T>(encoder, out.encoded, [&](tensor<T, 3>& dencoded) {
+      loss_detail::nonzero_mean_pool_backward(dpooled_, counts_, dencoded);
+    });
+    return detail::mean_loss_result(name(), static_cast<double>(value));
   }
 
   /// Ordered positive pairs of the last micro-batch.

@@ -12,6 +12,7 @@
 #include "../data/batch_loader.hpp"
 #include "../loss/cmsc_loss.hpp"
 #include "../model/configs.hpp"
+#include "detail/global_criterion_steps.hpp"
 #include "pretrain_objective.hpp"
 
 namespace ecgssl::pipeline {
@@ -32,13 +33,7 @@ class pooled_contrastive_criterion {
 
   template <class Encoder>
   micro_batch_result run(Encoder& encoder, const data::batch& b, std::uint64_t) {
-    if constexpr (std::is_same_v<T, float>) {
-      encoder.forward(b.signals);
-    } else {
-      converted_ = b.signals;
-      encoder.forward(converted_);
-    }
-    const auto& out = encoder.last_outputs();
+    const auto& out = detail::forward_batch<T>(encoder, b, converted_);
     const std::size_t segments = out.encoded.shape()[0];
     ids_.resize(segments);
     parts_.resize(segments);
@@ -49,16 +44,8 @@ class pooled_contrastive_criterion {
     }
     loss_.set_targets(ids_, parts_);
     const T value = loss_.forward(out.encoded);
-    typename Encoder::gradients g;
-    g.encoded = tensor<T, 3>::from_shape(out.encoded.shape());
-    std::fill(g.encoded.begin(), g.encoded.end(), T(0));
-    loss_.backward(T(1), g.encoded);
-    encoder.backward(g);
-    micro_batch_result r;
-    r.loss_sum = static_cast<double>(value);
-    r.sample_size = 1.0;
-    r.terms = {{name(), static_cast<double>(value)}};
-    return r;
+    detail::backward_from_encoded<T>(encoder, out.encoded, [&](tensor<T, 3>& dencoded) { loss_.backward(T(1), dencoded); });
+    return detail::mean_loss_result(name(), static_cast<double>(value));
   }
 
  private:
