@@ -16,6 +16,7 @@
 #include <ecgssl/core/philox.hpp>
 #include <ecgssl/cuda/cmsc_loss.cuh>
 #include <ecgssl/cuda/device_tensor.cuh>
+#include <ecgssl/cuda/wav2vec2_contrastive.cuh>
 
 namespace {
 
@@ -105,6 +106,53 @@ void check_cmsc(std::size_t pairs, std::size_t frames, std::size_t dim, const st
   CHECK(relative_difference(backp.data(), hgg.data(), hgg.size()) <= tol<T>(2e-5, 1e-11));
 }
 
+template <class T>
+void check_w2v(std::size_t segments, std::size_t masked, std::size_t dim, std::size_t k,
+               ecgssl::identical_negatives identical, std::uint64_t seed) {
+  CAPTURE(segments);
+  CAPTURE(dim);
+  CAPTURE(static_cast<int>(identical));
+  ecgssl::contrastive_input<T> in{random_tensor<T, 3>({segments, masked, dim}, seed),
+                                  random_tensor<T, 3>({segments, masked, dim}, seed + 1)};
+  for (std::size_t d = 0; d < dim; ++d) in.targets(0, 3, d) = in.targets(0, 1, d);  // identical targets
+  tensor<std::int64_t, 2> codes({segments, masked});
+  for (std::size_t i = 0; i < codes.size(); ++i) codes.data()[i] = static_cast<std::int64_t>(i);
+  codes(0, 3) = codes(0, 1);
+  ecgssl::wav2vec2_contrastive_options options;
+  options.num_negatives = k;
+  options.identical = identical;
+  options.seed = 17;
+  ecgssl::wav2vec2_contrastive<T, ecgssl::host> h(options);
+  ecgssl::wav2vec2_contrastive<T, ecgssl::cuda> d(options);
+  h.set_step(4);
+  d.set_step(4);
+  h.set_target_codes(codes);
+  d.set_target_codes(codes);
+  const T hl = h.forward(in);
+  typename ecgssl::wav2vec2_contrastive<T, ecgssl::cuda>::input_type din{device_tensor<T, 3>(in.predictions),
+                                                                         device_tensor<T, 3>(in.targets)};
+  const T dl = d.forward(din);
+  CHECK(d.sample_size() == h.sample_size());
+  CHECK(std::equal(d.negatives().begin(), d.negatives().end(), h.negatives().begin(), h.negatives().end()));
+  CHECK(std::abs(static_cast<double>(dl) - hl) <= tol<T>(1e-5, 1e-12) * std::abs(static_cast<double>(hl)));
+  const auto probs = d.probabilities().to_host();
+  CHECK(relative_difference(probs.data(), h.probabilities().data(), probs.size()) <= tol<T>(2e-5, 1e-12));
+  const auto frames = d.frame_losses().to_host();
+  CHECK(relative_difference(frames.data(), h.frame_losses().data(), frames.size()) <= tol<T>(2e-5, 1e-12));
+  ecgssl::contrastive_input<T> hg{random_tensor<T, 3>({segments, masked, dim}, seed + 2),
+                                  random_tensor<T, 3>({segments, masked, dim}, seed + 3)};
+  typename ecgssl::wav2vec2_contrastive<T, ecgssl::cuda>::input_type dg{device_tensor<T, 3>(hg.predictions),
+                                                                        device_tensor<T, 3>(hg.targets)};
+  for (int pass = 0; pass < 2; ++pass) {
+    h.backward(T(0.5), hg);
+    d.backward(T(0.5), dg);
+  }
+  const auto gc = dg.predictions.to_host();
+  const auto gq = dg.targets.to_host();
+  CHECK(relative_difference(gc.data(), hg.predictions.data(), gc.size()) <= tol<T>(5e-5, 1e-11));
+  CHECK(relative_difference(gq.data(), hg.targets.data(), gq.size()) <= tol<T>(5e-5, 1e-11));
+}
+
 }  // namespace
 
 TEST_SUITE("with_device") {
@@ -181,5 +229,46 @@ TEST_SUITE("with_device") {
     pr.set_targets(partial_ids, partial_segments);
     CHECK_THROWS_WITH_AS(pr.forward_pooled(g4),
                          doctest::Contains("no partner"), ecgssl::data_error);
+  }
+
+  TEST_CASE_TEMPLATE("wav2vec2_contrastive on cuda matches the host loss, same negatives, every identical mode", T,
+                     float, double) {
+    for (const auto mode : {ecgssl::identical_negatives::by_value, ecgssl::identical_negatives::by_code,
+                            ecgssl::identical_negatives::keep}) {
+      check_w2v<T>(3, 6, 10, 20, mode, 1);  // K > M: repeated negatives
+    }
+    check_w2v<T>(2, 12, 300, 5, ecgssl::identical_negatives::by_value, 7);  // dim past 256 lanes
+    check_w2v<T>(16, 60, 256, 100, ecgssl::identical_negatives::by_value, 9);  // realistic: K = 100, 256 dims
+  }
+
+  TEST_CASE("wav2vec2_contrastive on cuda: injected negatives and the host's errors") {
+    using cuda_w2v = ecgssl::wav2vec2_contrastive<float, ecgssl::cuda>;
+    ecgssl::wav2vec2_contrastive_options zero_k;
+    zero_k.num_negatives = 0;
+    CHECK_THROWS_AS(cuda_w2v{zero_k}, ecgssl::config_error);
+    ecgssl::wav2vec2_contrastive_options options;
+    options.num_negatives = 2;
+    ecgssl::wav2vec2_contrastive<float, ecgssl::host> h(options);
+    cuda_w2v d(options);
+    ecgssl::contrastive_input<float> in{random_tensor<float, 3>({1, 3, 4}, 5), random_tensor<float, 3>({1, 3, 4}, 6)};
+    tensor<std::int64_t, 3> neg({1, 3, 2});
+    const std::int64_t values[6] = {1, 2, 0, 0, 1, 0};
+    std::copy(values, values + 6, neg.data());
+    h.set_negatives(neg);
+    d.set_negatives(neg);
+    const float hl = h.forward(in);
+    cuda_w2v::input_type din{device_tensor<float, 3>(in.predictions), device_tensor<float, 3>(in.targets)};
+    const float dl = d.forward(din);
+    CHECK(std::abs(dl - hl) <= 1e-5f * std::abs(hl));
+    neg(0, 1, 1) = 1;  // frame 1 as its own negative
+    d.set_negatives(neg);
+    CHECK_THROWS_WITH_AS(d.forward(din), doctest::Contains("flat position 3"), ecgssl::data_error);
+    d.clear_negatives();
+    in.targets(0, 2, 1) = std::numeric_limits<float>::infinity();
+    cuda_w2v::input_type bad{device_tensor<float, 3>(in.predictions), device_tensor<float, 3>(in.targets)};
+    CHECK_THROWS_WITH_AS(d.forward(bad), doctest::Contains("flat index 9"), ecgssl::data_error);
+    cuda_w2v::input_type one_frame{device_tensor<float, 3>(std::array<std::size_t, 3>{1, 1, 4}),
+                                   device_tensor<float, 3>(std::array<std::size_t, 3>{1, 1, 4})};
+    CHECK_THROWS_AS(d.forward(one_frame), ecgssl::shape_error);
   }
 }  // TEST_SUITE with_device
