@@ -1,6 +1,10 @@
 // nvcc must accept every public header (CUDA translation units include them) and the .cuh files.
 #include <ecgssl/cuda/attention_kernels.cuh>
 #include <ecgssl/cuda/bce_with_logits.cuh>
+#include <ecgssl/cuda/cmsc_loss.cuh>
+#include <ecgssl/cuda/detail/cmsc_math.cuh>
+#include <ecgssl/cuda/detail/wav2vec2_math.cuh>
+#include <ecgssl/cuda/wav2vec2_contrastive.cuh>
 #include <ecgssl/cuda/conv1d_kernels.cuh>
 #include <ecgssl/cuda/cuda_check.cuh>
 #include <ecgssl/cuda/cuda_context.cuh>
