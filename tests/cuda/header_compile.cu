@@ -13,6 +13,7 @@
 #include <ecgssl/cuda/flat_updates.cuh>
 #include <ecgssl/cuda/linear_kernels.cuh>
 #include <ecgssl/cuda/norm_kernels.cuh>
+#include <ecgssl/cuda/pos_conv_kernels.cuh>
 #include <ecgssl/ecgssl.hpp>
 
 #include <cstdio>
