@@ -30,7 +30,9 @@ struct pos_conv_options {
   std::size_t groups = 16;    ///< G, must divide D
 };
 
-/// h: [batch, time, dim] -> pos: [batch, time, dim].
+/// h: [batch, time, dim] -> pos: [batch, time, dim] on backend `Backend`: host, or cuda (include
+/// <ecgssl/cuda/pos_conv_kernels.cuh> and <ecgssl/cuda/device_tensor.cuh>; device tensors, the
+/// parameters read from the store's device mirror).
 template <class T, class Backend = host>
 class pos_conv {
  public:
