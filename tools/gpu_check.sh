@@ -11,6 +11,8 @@
 #                        installed, e.g. the packages' files unpacked under one folder
 #   ECGSSL_CUDA_ARCH     CMAKE_CUDA_ARCHITECTURES (default: the first device's, else 80;90)
 #   ECGSSL_GPU_BENCH     0 skips the benchmark
+#   ECGSSL_GPU_PREBUILT  a folder holding an ecgssl_tests_gpu built elsewhere (same CUDA major
+#                        version): no configure or build, only the tests run (implies no benchmark)
 # Every step runs even when an earlier one failed; the exit status is the first failure's.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -51,11 +53,15 @@ if [ -n "${ECGSSL_DEPS_PREFIX:-}" ]; then
     "-DCMAKE_LIBRARY_PATH=$prefix/usr/lib/x86_64-linux-gnu")
   export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
-step configure "${configure[@]}" || exit $status
-step build cmake --build build/gpu-check -j "$(nproc)" \
-  --target ecgssl_tests_gpu ecgssl_bench_cuda_transformer || exit $status
-
-gpu_tests=build/gpu-check/tests/cuda/ecgssl_tests_gpu
+if [ -n "${ECGSSL_GPU_PREBUILT:-}" ]; then
+  gpu_tests=$ECGSSL_GPU_PREBUILT/ecgssl_tests_gpu
+  ECGSSL_GPU_BENCH=0
+else
+  step configure "${configure[@]}" || exit $status
+  step build cmake --build build/gpu-check -j "$(nproc)" \
+    --target ecgssl_tests_gpu ecgssl_bench_cuda_transformer || exit $status
+  gpu_tests=build/gpu-check/tests/cuda/ecgssl_tests_gpu
+fi
 step gpu_tests "$gpu_tests" --duration=true
 # A CUDA fault is sticky: it fails every later test in the same process. So each test case also
 # runs in a process of its own, and the first three failing ones once more under compute-sanitizer
