@@ -18,6 +18,7 @@
 #include <ecgssl/cuda/linear_kernels.cuh>
 #include <ecgssl/cuda/device_optimizer.cuh>
 #include <ecgssl/cuda/layout_kernels.cuh>
+#include <ecgssl/cuda/span_mask_kernels.cuh>
 #include <ecgssl/cuda/norm_kernels.cuh>
 #include <ecgssl/cuda/pos_conv_kernels.cuh>
 #include <ecgssl/ecgssl.hpp>

@@ -17,15 +17,19 @@
 #include <cstdint>
 #include <numeric>
 #include <optional>
+#include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../core/backend_tensor.hpp"
 #include "../core/error.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/philox.hpp"
 #include "../core/tensor.hpp"
 #include "detail/common.hpp"
+#include "detail/span_mask_kernels.hpp"
 
 namespace ecgssl::nn {
 
@@ -99,14 +103,16 @@ inline tensor<std::uint8_t, 2> compute_span_mask(std::size_t batch, std::size_t 
 }
 
 /// Replaces masked frames with the learned mask embedding. x: [batch, time, dim] -> same shape.
-/// In evaluation (set_training(false)) it is the identity and masks nothing.
+/// In evaluation (set_training(false)) it is the identity and masks nothing. The mask is drawn
+/// on the host on every backend (mask() is a host tensor); on cuda it is uploaded and applied
+/// there.
 template <class T, class Backend = host>
 class span_mask {
  public:
   using scalar_type = T;
   using backend_type = Backend;
-  using input_type = tensor<T, 3>;
-  using output_type = tensor<T, 3>;
+  using input_type = backend_tensor_t<T, 3, Backend>;  // host: tensor; cuda: device_tensor
+  using output_type = backend_tensor_t<T, 3, Backend>;
 
   explicit span_mask(span_mask_options options = {}) : options_(options) {
     if (options_.dim == 0) throw config_error(at_field("span_mask.dim"), "0", "a positive width");
@@ -151,14 +157,10 @@ class span_mask {
       }
       mask_ = compute_span_mask(batch, time, options_, *rng_);
     }
-    detail::copy_into(y, x);
-    const T* emb = mask_emb_.value().data();
-    const auto d = options_.dim;
-    for (std::size_t b = 0; b < batch; ++b) {
-      for (std::size_t t = 0; t < time; ++t) {
-        if (mask_(b, t)) std::copy(emb, emb + d, y.data() + (b * time + t) * d);
-      }
-    }
+    device_mask_current_ = false;
+    detail::ensure_shape(y, x.shape());
+    kernels::forward(x.data(), mask_where_computed(), detail::values_of<Backend>(mask_emb_), y.data(), batch * time,
+                     options_.dim);
   }
 
   // Accumulates dx at unmasked frames and d mask_emb from the masked ones.
@@ -168,14 +170,8 @@ class span_mask {
     const auto d = options_.dim;
     require_shape(dy.shape(), std::array<std::size_t, 3>{batch, time, d}, "span_mask.output_grad");
     require_shape(dx.shape(), std::array<std::size_t, 3>{batch, time, d}, "span_mask.input_grad");
-    T* demb = mask_emb_.grad().data();
-    for (std::size_t b = 0; b < batch; ++b) {
-      for (std::size_t t = 0; t < time; ++t) {
-        const T* src = dy.data() + (b * time + t) * d;
-        T* dst = mask_(b, t) ? demb : dx.data() + (b * time + t) * d;
-        for (std::size_t i = 0; i < d; ++i) dst[i] += src[i];
-      }
-    }
+    kernels::backward(dy.data(), mask_where_computed(), detail::grads_of<Backend>(mask_emb_), dx.data(), batch * time,
+                      d);
   }
 
   /// The mask of the last forward, [batch, time], 1 = masked.
@@ -190,6 +186,25 @@ class span_mask {
   std::optional<random_stream> rng_;
   tensor<std::uint8_t, 2> injected_;
   tensor<std::uint8_t, 2> mask_;
+  backend_array_t<std::uint8_t, Backend> device_mask_;  // cuda: mask_ uploaded by forward
+  bool device_mask_current_ = false;
+
+  using kernels = implementation_t<detail::span_mask_op, Backend>;
+
+  // The mask where the kernels run: the host tensor itself, or its device copy (uploaded once
+  // per forward).
+  const std::uint8_t* mask_where_computed() {
+    if constexpr (std::is_same_v<Backend, host>) {
+      return mask_.data();
+    } else {
+      if (!device_mask_current_) {
+        device_mask_.resize(mask_.size());
+        device_mask_.copy_from_host(std::span<const std::uint8_t>(mask_.data(), mask_.size()));
+        device_mask_current_ = true;
+      }
+      return device_mask_.data();
+    }
+  }
 };
 
 }  // namespace ecgssl::nn
