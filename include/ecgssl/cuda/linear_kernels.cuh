@@ -24,15 +24,30 @@ __global__ void add_row_bias(T* y, const T* b, std::int64_t rows, std::int64_t o
   }
 }
 
-// db[o] += sum_r dy[r, o], rows summed in order per column (deterministic, double for float).
+// db[o] += sum_r dy[r, o]. A block owns column_tile columns; its row_lanes lanes per column
+// each sum every row_lanes-th row in order, then a fixed tree adds the lanes: the order depends
+// only on the shape (deterministic), sums of float are kept in double, and a warp reads
+// consecutive columns (coalesced). One thread per column, as before, left most of the GPU idle:
+// 3 blocks for 768 columns, 145 us per call on an H100 at [1248, 768].
+inline constexpr int column_tile = 32;
+inline constexpr int row_lanes = 32;
+
 template <class T>
 __global__ void add_column_sums(const T* dy, T* db, std::int64_t rows, std::int64_t out) {
-  for (std::int64_t o = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; o < out;
-       o += std::int64_t(blockDim.x) * gridDim.x) {
-    accumulator_t<T> sum = 0;
-    for (std::int64_t r = 0; r < rows; ++r) sum += dy[r * out + o];
-    db[o] += static_cast<T>(sum);
+  using acc = accumulator_t<T>;
+  __shared__ acc partial[row_lanes][column_tile + 1];
+  const std::int64_t o = std::int64_t(blockIdx.x) * column_tile + threadIdx.x;
+  acc sum = 0;
+  if (o < out) {
+    for (std::int64_t r = threadIdx.y; r < rows; r += row_lanes) sum += dy[r * out + o];
   }
+  partial[threadIdx.y][threadIdx.x] = sum;
+  __syncthreads();
+  for (int stride = row_lanes / 2; stride > 0; stride /= 2) {
+    if (int(threadIdx.y) < stride) partial[threadIdx.y][threadIdx.x] += partial[threadIdx.y + stride][threadIdx.x];
+    __syncthreads();
+  }
+  if (threadIdx.y == 0 && o < out) db[o] += static_cast<T>(partial[0][threadIdx.x]);
 }
 
 }  // namespace ecgssl::cuda_detail
@@ -63,7 +78,8 @@ struct implementation<nn::detail::linear_op, cuda> {
     if (dx != nullptr) run(linear_input_grad_plan(rows, in, out), T(1), w, dy, T(1), dx);
     run(linear_weight_grad_plan(rows, in, out), T(1), x, dy, T(1), dw);
     if (db != nullptr) {
-      add_column_sums<<<grid_for(std::size_t(out)), block_size, 0, stream()>>>(dy, db, rows, out);
+      const auto tiles = static_cast<unsigned>((out + column_tile - 1) / column_tile);
+      add_column_sums<<<tiles, dim3(column_tile, row_lanes), 0, stream()>>>(dy, db, rows, out);
       ECGSSL_CUDA_CHECK_LAUNCH();
     }
   }
