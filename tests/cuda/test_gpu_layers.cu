@@ -38,33 +38,19 @@
 #include <ecgssl/nn/sequential.hpp>
 #include <ecgssl/nn/transformer_layer.hpp>
 
+#include "gpu_test_support.hpp"
+
 namespace {
 
 using ecgssl::device_tensor;
 using ecgssl::tensor;
 
 template <class T, std::size_t N>
-tensor<T, N> random_tensor(const std::array<std::size_t, N>& shape, std::uint64_t stream,
-                           double scale = 1.0) {
-  const ecgssl::random_stream rng(77, stream);
-  tensor<T, N> t(shape);
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    t.data()[i] = static_cast<T>((2.0 * rng.uniform(i) - 1.0) * scale);
-  }
-  return t;
+tensor<T, N> random_tensor(const std::array<std::size_t, N>& shape, std::uint64_t stream, double scale = 1.0) {
+  return gpu_test::random_tensor<T, N>(77, shape, stream, scale);
 }
-
-// max |a - b| / max(|b|, floor) over a buffer.
-template <class T>
-double relative_difference(const T* device, const T* host, std::size_t n, double floor = 1e-30) {
-  double diff = 0;
-  double mag = floor;
-  for (std::size_t i = 0; i < n; ++i) {
-    diff = std::max(diff, std::abs(static_cast<double>(device[i]) - static_cast<double>(host[i])));
-    mag = std::max(mag, std::abs(static_cast<double>(host[i])));
-  }
-  return diff / mag;
-}
+using gpu_test::relative_difference;
+using gpu_test::tol;
 
 template <class T, std::size_t N>
 void check_close(const device_tensor<T, N>& device, const tensor<T, N>& host, double tolerance,
@@ -136,11 +122,6 @@ void check_layer(HostLayer& h, DeviceLayer& d, const std::array<std::size_t, In>
     CHECK(relative_difference(ds.grads().data() + entry.offset, hs.grads().data() + entry.offset,
                               entry.size, layer_scale) <= backward_tolerance);
   }
-}
-
-template <class T>
-constexpr double tol(double for_float, double for_double) {
-  return std::is_same_v<T, float> ? for_float : for_double;
 }
 
 }  // namespace

@@ -18,6 +18,8 @@
 #include <ecgssl/cuda/device_tensor.cuh>
 #include <ecgssl/cuda/wav2vec2_contrastive.cuh>
 
+#include "gpu_test_support.hpp"
+
 namespace {
 
 using ecgssl::device_tensor;
@@ -25,26 +27,10 @@ using ecgssl::tensor;
 
 template <class T, std::size_t N>
 tensor<T, N> random_tensor(const std::array<std::size_t, N>& shape, std::uint64_t stream, double scale = 1.0) {
-  const ecgssl::random_stream rng(515, stream);
-  tensor<T, N> t(shape);
-  for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = static_cast<T>((2.0 * rng.uniform(i) - 1.0) * scale);
-  return t;
+  return gpu_test::random_tensor<T, N>(515, shape, stream, scale);
 }
-
-template <class T>
-double relative_difference(const T* device, const T* host, std::size_t n) {
-  double diff = 0, mag = 1e-30;
-  for (std::size_t i = 0; i < n; ++i) {
-    diff = std::max(diff, std::abs(static_cast<double>(device[i]) - static_cast<double>(host[i])));
-    mag = std::max(mag, std::abs(static_cast<double>(host[i])));
-  }
-  return diff / mag;
-}
-
-template <class T>
-double tol(double for_float, double for_double) {
-  return std::is_same_v<T, float> ? for_float : for_double;
-}
+using gpu_test::relative_difference;
+using gpu_test::tol;
 
 // Pair k's two segments carry records[k]; segment order alternates so A and B interleave.
 void make_targets(std::size_t pairs, const std::vector<std::int64_t>& records, std::vector<std::int64_t>& ids,

@@ -20,6 +20,8 @@
 #include <ecgssl/cuda/pos_conv_kernels.cuh>
 #include <ecgssl/nn/pos_conv.hpp>
 
+#include "gpu_test_support.hpp"
+
 namespace {
 
 using ecgssl::device_tensor;
@@ -27,10 +29,7 @@ using ecgssl::tensor;
 
 template <class T, std::size_t N>
 tensor<T, N> random_tensor(const std::array<std::size_t, N>& shape, std::uint64_t stream) {
-  const ecgssl::random_stream rng(78, stream);
-  tensor<T, N> t(shape);
-  for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = static_cast<T>(2.0 * rng.uniform(i) - 1.0);
-  return t;
+  return gpu_test::random_tensor<T, N>(78, shape, stream);
 }
 
 template <class T>
@@ -41,17 +40,7 @@ std::vector<T> random_vector(std::size_t n, std::uint64_t stream) {
   return v;
 }
 
-// max |a - b| / max(|b|, floor) over a buffer.
-template <class T>
-double relative_difference(const T* device, const T* host, std::size_t n, double floor = 1e-30) {
-  double diff = 0;
-  double mag = floor;
-  for (std::size_t i = 0; i < n; ++i) {
-    diff = std::max(diff, std::abs(static_cast<double>(device[i]) - static_cast<double>(host[i])));
-    mag = std::max(mag, std::abs(static_cast<double>(host[i])));
-  }
-  return diff / mag;
-}
+using gpu_test::relative_difference;
 
 template <class T>
 double scale_of(const std::vector<T>& v) {
@@ -116,10 +105,7 @@ void check_pos_conv(const ecgssl::nn::pos_conv_options& options, const std::arra
   }
 }
 
-template <class T>
-constexpr double tol(double for_float, double for_double) {
-  return std::is_same_v<T, float> ? for_float : for_double;
-}
+using gpu_test::tol;
 
 }  // namespace
 

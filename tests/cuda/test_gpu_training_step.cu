@@ -40,6 +40,8 @@
 #include <ecgssl/optim/optimizer.hpp>
 #include <ecgssl/optim/sgd.hpp>
 
+#include "gpu_test_support.hpp"
+
 namespace {
 
 using ecgssl::device_tensor;
@@ -47,28 +49,10 @@ using ecgssl::tensor;
 
 template <class T, std::size_t N>
 tensor<T, N> random_tensor(const std::array<std::size_t, N>& shape, std::uint64_t stream, double scale = 1.0) {
-  const ecgssl::random_stream rng(91, stream);
-  tensor<T, N> t(shape);
-  for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = static_cast<T>((2.0 * rng.uniform(i) - 1.0) * scale);
-  return t;
+  return gpu_test::random_tensor<T, N>(91, shape, stream, scale);
 }
-
-template <class T>
-constexpr double tol(double for_float, double for_double) {
-  return std::is_same_v<T, float> ? for_float : for_double;
-}
-
-// max |a - b| over n elements, divided by max(max |b|, floor)
-template <class T>
-double relative_difference(const T* a, const T* b, std::size_t n, double floor = 1e-30) {
-  double diff = 0;
-  double mag = floor;
-  for (std::size_t i = 0; i < n; ++i) {
-    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - static_cast<double>(b[i])));
-    mag = std::max(mag, std::abs(static_cast<double>(b[i])));
-  }
-  return diff / mag;
-}
+using gpu_test::relative_difference;
+using gpu_test::tol;
 
 // Host references of the layout kernels, written as the definitions.
 template <class T>

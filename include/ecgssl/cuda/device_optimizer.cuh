@@ -46,9 +46,7 @@ class device_optimizer {
                    optimizer_options options = {})
       : store_(&store), parameters_(&parameters), update_(std::move(update)),
         schedule_(std::move(schedule)), options_(std::move(options)) {
-    if (options_.max_gradient_norm < 0) {
-      throw config_error(at_field("optimizer.max_gradient_norm"), std::to_string(options_.max_gradient_norm), ">= 0");
-    }
+    detail::require_valid(options_);
     if (parameters.size() != store.size()) {
       throw shape_error(at_field("device_optimizer"), std::to_string(parameters.size()) + " device parameters",
                         std::to_string(store.size()) + " (the store's size)");
@@ -56,10 +54,7 @@ class device_optimizer {
   }
 
   void add_group(parameter_group group) {
-    if (group.learning_rate_multiplier < 0) {
-      throw config_error(at_field("parameter_group." + group.name + ".learning_rate_multiplier"),
-                         std::to_string(group.learning_rate_multiplier), ">= 0");
-    }
+    detail::require_valid(group);
     groups_.push_back(std::move(group));
     planned_ = false;
   }
@@ -78,8 +73,7 @@ class device_optimizer {
         if (!run.frozen) squares += flat_ops::sum_of_squares(policy, parameters_->grads() + run.offset, run.size);
       }
       norm = std::sqrt(squares) * std::abs(gradient_scale);
-      const double coefficient = options_.max_gradient_norm / (norm + 1e-6);
-      if (coefficient < 1.0) scale *= coefficient;
+      scale *= detail::clip_coefficient(norm, options_.max_gradient_norm);
     }
     last_norm_ = norm;
     const double rate = schedule_.learning_rate(updates_);
@@ -108,7 +102,7 @@ class device_optimizer {
 
   [[nodiscard]] std::int64_t step_count() const { return updates_; }
   void set_step_count(std::int64_t updates) {
-    if (updates < 0) throw config_error(at_field("optimizer.step"), std::to_string(updates), ">= 0");
+    detail::require_valid_step_count(updates);
     updates_ = updates;
   }
   [[nodiscard]] double last_learning_rate() const { return last_rate_; }

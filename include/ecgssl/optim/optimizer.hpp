@@ -31,6 +31,33 @@ struct optimizer_options {
   parameter_group default_group{};  ///< settings of entries no added group selects
 };
 
+namespace detail {
+
+/// The option and group checks both optimizers (host and device_optimizer) make.
+inline void require_valid(const optimizer_options& options) {
+  if (options.max_gradient_norm < 0) {
+    throw config_error(at_field("optimizer.max_gradient_norm"), std::to_string(options.max_gradient_norm), ">= 0");
+  }
+}
+inline void require_valid(const parameter_group& group) {
+  if (group.learning_rate_multiplier < 0) {
+    throw config_error(at_field("parameter_group." + group.name + ".learning_rate_multiplier"),
+                       std::to_string(group.learning_rate_multiplier), ">= 0");
+  }
+}
+inline void require_valid_step_count(std::int64_t updates) {
+  if (updates < 0) throw config_error(at_field("optimizer.step"), std::to_string(updates), ">= 0");
+}
+
+/// fairseq's clip_grad_norm_: the factor on every gradient given the global norm (1 when it is
+/// within max_norm, or clipping is off).
+inline double clip_coefficient(double norm, double max_norm) {
+  if (max_norm <= 0) return 1.0;
+  return std::min(1.0, max_norm / (norm + 1e-6));
+}
+
+}  // namespace detail
+
 /// A named view of one optimizer state tensor, e.g. "optimizer.exp_avg.encoder.layers.0.fc1.weight".
 template <class T>
 struct optimizer_state_tensor {
@@ -54,17 +81,12 @@ class optimizer {
 
   optimizer(parameter_store<T>& store, U update, S schedule, optimizer_options options = {})
       : store_(&store), update_(std::move(update)), schedule_(std::move(schedule)), options_(std::move(options)) {
-    if (options_.max_gradient_norm < 0) {
-      throw config_error(at_field("optimizer.max_gradient_norm"), std::to_string(options_.max_gradient_norm), ">= 0");
-    }
+    detail::require_valid(options_);
   }
 
   /// Adds a group; entries it selects leave the default group. Call before the first step.
   void add_group(parameter_group group) {
-    if (group.learning_rate_multiplier < 0) {
-      throw config_error(at_field("parameter_group." + group.name + ".learning_rate_multiplier"),
-                         std::to_string(group.learning_rate_multiplier), ">= 0");
-    }
+    detail::require_valid(group);
     groups_.push_back(std::move(group));
     planned_ = false;
   }
@@ -93,8 +115,7 @@ class optimizer {
       accumulator_t<T> squares = 0;
       for (auto value : piece_squares_) squares += value;
       norm = std::sqrt(static_cast<double>(squares)) * std::abs(gradient_scale);
-      const double coefficient = options_.max_gradient_norm / (norm + 1e-6);
-      if (coefficient < 1.0) scale *= coefficient;
+      scale *= detail::clip_coefficient(norm, options_.max_gradient_norm);
     }
     last_norm_ = norm;
     const double rate = schedule_.learning_rate(updates_);
@@ -132,7 +153,7 @@ class optimizer {
   /// Updates done so far (the resumable step count).
   [[nodiscard]] std::int64_t step_count() const { return updates_; }
   void set_step_count(std::int64_t updates) {
-    if (updates < 0) throw config_error(at_field("optimizer.step"), std::to_string(updates), ">= 0");
+    detail::require_valid_step_count(updates);
     updates_ = updates;
   }
   /// The schedule's rate for the last step (before group multipliers).

@@ -1,0 +1,46 @@
+// Helpers shared by the GPU parity tests: reproducible random inputs, the comparison every test
+// uses (largest absolute difference over the reference's scale) and per-precision tolerances.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include <ecgssl/core/philox.hpp>
+#include <ecgssl/core/tensor.hpp>
+
+namespace gpu_test {
+
+/// Uniform in [-scale, scale), from Philox stream `stream` of `seed` (each test file has its own
+/// seed, so the inputs the tolerances were measured on stay the same).
+template <class T, std::size_t N>
+ecgssl::tensor<T, N> random_tensor(std::uint64_t seed, const std::array<std::size_t, N>& shape, std::uint64_t stream,
+                                   double scale = 1.0) {
+  const ecgssl::random_stream rng(seed, stream);
+  ecgssl::tensor<T, N> t(shape);
+  for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = static_cast<T>((2.0 * rng.uniform(i) - 1.0) * scale);
+  return t;
+}
+
+/// max |device - host| / max(max |host|, floor) over n elements. `floor` lets a buffer whose
+/// exact values are zero (so both sides hold rounding noise) be judged against a wider scale.
+template <class T>
+double relative_difference(const T* device, const T* host, std::size_t n, double floor = 1e-30) {
+  double diff = 0;
+  double mag = floor;
+  for (std::size_t i = 0; i < n; ++i) {
+    diff = std::max(diff, std::abs(static_cast<double>(device[i]) - static_cast<double>(host[i])));
+    mag = std::max(mag, std::abs(static_cast<double>(host[i])));
+  }
+  return diff / mag;
+}
+
+template <class T>
+constexpr double tol(double for_float, double for_double) {
+  return std::is_same_v<T, float> ? for_float : for_double;
+}
+
+}  // namespace gpu_test
