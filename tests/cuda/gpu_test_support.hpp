@@ -1,5 +1,6 @@
-// Helpers shared by the GPU parity tests: reproducible random inputs, the comparison every test
-// uses (largest absolute difference over the reference's scale) and per-precision tolerances.
+// Helpers shared by the CUDA backend's tests (the GPU parity tests and the host replays of the
+// kernels' math): reproducible random inputs, the comparisons (largest absolute difference,
+// alone or over the reference's scale) and per-precision tolerances. Plain C++: g++ and nvcc.
 #pragma once
 
 #include <algorithm>
@@ -8,6 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
+
+#include <doctest/doctest.h>
 
 #include <ecgssl/core/philox.hpp>
 #include <ecgssl/core/tensor.hpp>
@@ -23,6 +27,22 @@ ecgssl::tensor<T, N> random_tensor(std::uint64_t seed, const std::array<std::siz
   ecgssl::tensor<T, N> t(shape);
   for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = static_cast<T>((2.0 * rng.uniform(i) - 1.0) * scale);
   return t;
+}
+
+/// Uniform doubles in [-scale, scale), as random_tensor.
+inline std::vector<double> random_values(std::uint64_t seed, std::size_t n, std::uint64_t stream, double scale = 1.0) {
+  const ecgssl::random_stream rng(seed, stream);
+  std::vector<double> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = (2.0 * rng.uniform(i) - 1.0) * scale;
+  return v;
+}
+
+/// max |a - b| over two buffers of the same size (the sizes must match).
+inline double max_abs_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double d = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) d = std::max(d, std::abs(a[i] - b[i]));
+  return d;
 }
 
 /// max |device - host| / max(max |host|, floor) over n elements. `floor` lets a buffer whose

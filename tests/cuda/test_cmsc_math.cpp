@@ -21,6 +21,8 @@
 
 namespace cm = ecgssl::cuda_detail::cmsc;
 
+#include "gpu_test_support.hpp"
+
 namespace {
 
 // The kernels' block reductions: lanes partials, then p[t] op= p[t + stride] for stride =
@@ -134,22 +136,9 @@ struct emulated_cmsc {
 
 template <class T, std::size_t N>
 ecgssl::tensor<T, N> random_tensor(const std::array<std::size_t, N>& shape, std::uint64_t stream, double scale = 1.0) {
-  const ecgssl::random_stream rng(91, stream);
-  ecgssl::tensor<T, N> t(shape);
-  for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = static_cast<T>((2.0 * rng.uniform(i) - 1.0) * scale);
-  return t;
+  return gpu_test::random_tensor<T, N>(91, shape, stream, scale);
 }
-
-// max |a - b| / max |b|
-template <class T>
-double relative_difference(const T* a, const T* b, std::size_t n) {
-  double diff = 0, mag = 1e-30;
-  for (std::size_t i = 0; i < n; ++i) {
-    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - static_cast<double>(b[i])));
-    mag = std::max(mag, std::abs(static_cast<double>(b[i])));
-  }
-  return diff / mag;
-}
+using gpu_test::relative_difference;
 
 template <class T>
 double tolerance() {

@@ -18,21 +18,14 @@
 
 namespace cd = ecgssl::cuda_detail;
 
+#include "gpu_test_support.hpp"
+
 namespace {
 
 std::vector<double> random_values(std::size_t n, std::uint64_t stream, double scale = 1.0) {
-  const ecgssl::random_stream rng(91, stream);
-  std::vector<double> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = (2.0 * rng.uniform(i) - 1.0) * scale;
-  return v;
+  return gpu_test::random_values(91, n, stream, scale);
 }
-
-double max_abs_difference(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double d = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) d = std::max(d, std::abs(a[i] - b[i]));
-  return d;
-}
+using gpu_test::max_abs_difference;
 
 cd::pos_conv_dims dims(std::int64_t batch, std::int64_t time, std::int64_t dim, std::int64_t groups,
                        std::int64_t kernel) {

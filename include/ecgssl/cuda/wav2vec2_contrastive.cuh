@@ -151,16 +151,7 @@ class wav2vec2_contrastive<T, cuda> {
     }
     const tensor<std::int64_t, 3>* negatives = &injected_negatives_;
     if (injected_) {
-      require_shape(injected_negatives_.shape(), std::array<std::size_t, 3>{segments, masked, k}, "wav2vec2_contrastive.negatives");
-      for (std::size_t i = 0; i < injected_negatives_.size(); ++i) {
-        const auto v = injected_negatives_.data()[i];
-        const std::size_t t = (i / k) % masked;
-        if (v < 0 || static_cast<std::size_t>(v) >= masked || static_cast<std::size_t>(v) == t) {
-          throw data_error(at_field("wav2vec2_contrastive.negatives"),
-                           "index " + std::to_string(v) + " at flat position " + std::to_string(i),
-                           "a masked-frame index in [0, " + std::to_string(masked) + ") other than the frame itself");
-        }
-      }
+      wav2vec2_contrastive<T, host>::require_valid_negatives(injected_negatives_, segments, masked, k);
     } else {
       sampler_.sample_negatives(segments, masked);
       negatives = &sampler_.negatives();

@@ -83,6 +83,22 @@ class wav2vec2_contrastive {
   /// by identical_negatives::by_code.
   void set_target_codes(const tensor<std::int64_t, 2>& codes) { codes_ = codes; }
 
+  /// Checks injected negatives ([S, M, K], each a masked-frame index of its segment other than
+  /// the frame itself): a data_error naming the first bad entry. Shared by every backend.
+  static void require_valid_negatives(const tensor<std::int64_t, 3>& negatives, std::size_t segments,
+                                      std::size_t masked, std::size_t k) {
+    require_shape(negatives.shape(), std::array<std::size_t, 3>{segments, masked, k}, "wav2vec2_contrastive.negatives");
+    for (std::size_t i = 0; i < negatives.size(); ++i) {
+      const auto v = negatives.data()[i];
+      const std::size_t t = (i / k) % masked;
+      if (v < 0 || static_cast<std::size_t>(v) >= masked || static_cast<std::size_t>(v) == t) {
+        throw data_error(at_field("wav2vec2_contrastive.negatives"),
+                         "index " + std::to_string(v) + " at flat position " + std::to_string(i),
+                         "a masked-frame index in [0, " + std::to_string(masked) + ") other than the frame itself");
+      }
+    }
+  }
+
   /// Draws the negatives for a batch of S segments with M masked frames each (what forward
   /// does when none were injected).
   void sample_negatives(std::size_t segments, std::size_t masked) {
@@ -127,16 +143,7 @@ class wav2vec2_contrastive {
     loss_detail::require_finite(as_span(c), "wav2vec2_contrastive.predictions");
     loss_detail::require_finite(as_span(q), "wav2vec2_contrastive.targets");
     if (injected_) {
-      require_shape(negatives_.shape(), std::array<std::size_t, 3>{segments, masked, k}, "wav2vec2_contrastive.negatives");
-      for (std::size_t i = 0; i < negatives_.size(); ++i) {
-        const auto v = negatives_.data()[i];
-        const std::size_t t = (i / k) % masked;
-        if (v < 0 || static_cast<std::size_t>(v) >= masked || static_cast<std::size_t>(v) == t) {
-          throw data_error(at_field("wav2vec2_contrastive.negatives"),
-                           "index " + std::to_string(v) + " at flat position " + std::to_string(i),
-                           "a masked-frame index in [0, " + std::to_string(masked) + ") other than the frame itself");
-        }
-      }
+      require_valid_negatives(negatives_, segments, masked, k);
     } else {
       sample_negatives(segments, masked);
     }
