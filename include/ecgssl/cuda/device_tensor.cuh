@@ -80,6 +80,19 @@ class device_tensor {
     ensure_shape(other.shape());
     buffer_.copy_from(other.buffer_);
   }
+  /// this <- the elements of `other` in order under `shape` (same element count; device to
+  /// device, queued on the current stream): a reshaping copy.
+  template <std::size_t M>
+  void copy_reshaped_from(const device_tensor<T, M>& other, const shape_type& shape) {
+    ensure_shape(shape);
+    if (other.size() != size()) {
+      throw shape_error(at_field("device_tensor copy_reshaped_from"), std::to_string(other.size()) + " elements",
+                        std::to_string(size()) + " (the target shape's size)");
+    }
+    if (size() == 0) return;
+    ECGSSL_CUDA_CHECK(cudaMemcpyAsync(data(), other.data(), size() * sizeof(T), cudaMemcpyDeviceToDevice,
+                                      cuda_detail::stream()));
+  }
   /// this += other elementwise; shapes must match (queued on the current stream).
   void accumulate(const device_tensor& other) {
     if (other.shape() != shape_) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "../core/error.hpp"
+#include "../model/detail/encoder_layout_kernels.hpp"
 #include "detail/launch.cuh"
 #include "device_tensor.cuh"
 
@@ -62,7 +63,72 @@ __global__ void mean_over_time_backward_kernel(const T* dy, T* dx, std::int64_t 
   }
 }
 
+// dst[i, c] = src[rows[i], c]
+template <class T>
+__global__ void gather_rows_kernel(const T* src, const std::size_t* rows, std::size_t count, std::size_t width,
+                                   T* dst) {
+  ECGSSL_GRID_STRIDE_LOOP(i, count * width) {
+    const std::size_t row = i / width;
+    dst[i] = src[rows[row] * width + i % width];
+  }
+}
+
+// dst[rows[i], c] += src[i, c]; the rows are distinct, so no two threads write one element
+template <class T>
+__global__ void scatter_add_rows_kernel(const T* src, const std::size_t* rows, std::size_t count,
+                                        std::size_t width, T* dst) {
+  ECGSSL_GRID_STRIDE_LOOP(i, count * width) {
+    const std::size_t row = i / width;
+    dst[rows[row] * width + i % width] += src[i];
+  }
+}
+
+template <class T>
+__global__ void scale_kernel(T* y, std::size_t n, T factor) {
+  ECGSSL_GRID_STRIDE_LOOP(i, n) { y[i] *= factor; }
+}
+
 }  // namespace ecgssl::cuda_detail
+
+namespace ecgssl {
+
+/// The encoder's layout steps on the GPU; same signatures as the host twin
+/// (model/detail/encoder_layout_kernels.hpp), every pointer a device pointer.
+template <>
+struct implementation<model::detail::encoder_layout_op, cuda> {
+  template <bool Accumulate, class T>
+  static void swap_last_axes(const T* x, T* y, std::size_t batch, std::size_t rows, std::size_t cols) {
+    const std::size_t n = batch * rows * cols;
+    if (n == 0) return;
+    cuda_detail::swap_last_axes_kernel<T, Accumulate>
+        <<<cuda_detail::grid_for(n), cuda_detail::block_size, 0, cuda_detail::stream()>>>(
+            x, y, static_cast<std::int64_t>(batch), static_cast<std::int64_t>(rows), static_cast<std::int64_t>(cols));
+    ECGSSL_CUDA_CHECK_LAUNCH();
+  }
+  template <class T>
+  static void gather_rows(const T* src, const std::size_t* rows, std::size_t count, std::size_t width, T* dst) {
+    if (count * width == 0) return;
+    cuda_detail::gather_rows_kernel<<<cuda_detail::grid_for(count * width), cuda_detail::block_size, 0,
+                                      cuda_detail::stream()>>>(src, rows, count, width, dst);
+    ECGSSL_CUDA_CHECK_LAUNCH();
+  }
+  template <class T>
+  static void scatter_add_rows(const T* src, const std::size_t* rows, std::size_t count, std::size_t width, T* dst) {
+    if (count * width == 0) return;
+    cuda_detail::scatter_add_rows_kernel<<<cuda_detail::grid_for(count * width), cuda_detail::block_size, 0,
+                                           cuda_detail::stream()>>>(src, rows, count, width, dst);
+    ECGSSL_CUDA_CHECK_LAUNCH();
+  }
+  template <class T>
+  static void scale(T* y, std::size_t n, T factor) {
+    if (n == 0) return;
+    cuda_detail::scale_kernel<<<cuda_detail::grid_for(n), cuda_detail::block_size, 0, cuda_detail::stream()>>>(
+        y, n, factor);
+    ECGSSL_CUDA_CHECK_LAUNCH();
+  }
+};
+
+}  // namespace ecgssl
 
 namespace ecgssl::cuda_layout {
 
@@ -71,12 +137,7 @@ template <class T>
 void swap_last_axes(const device_tensor<T, 3>& x, device_tensor<T, 3>& y) {
   const auto& s = x.shape();
   y.ensure_shape(std::array<std::size_t, 3>{s[0], s[2], s[1]});
-  if (x.size() == 0) return;
-  cuda_detail::swap_last_axes_kernel<T, false>
-      <<<cuda_detail::grid_for(x.size()), cuda_detail::block_size, 0, cuda_detail::stream()>>>(
-          x.data(), y.data(), static_cast<std::int64_t>(s[0]), static_cast<std::int64_t>(s[1]),
-          static_cast<std::int64_t>(s[2]));
-  ECGSSL_CUDA_CHECK_LAUNCH();
+  implementation<model::detail::encoder_layout_op, cuda>::swap_last_axes<false>(x.data(), y.data(), s[0], s[1], s[2]);
 }
 
 /// dx += dy with its last two axes swapped (the backward of swap_last_axes; dx keeps its shape).
@@ -84,12 +145,7 @@ template <class T>
 void swap_last_axes_backward(const device_tensor<T, 3>& dy, device_tensor<T, 3>& dx) {
   const auto& s = dy.shape();
   require_shape(dx.shape(), std::array<std::size_t, 3>{s[0], s[2], s[1]}, "swap_last_axes input gradient");
-  if (dy.size() == 0) return;
-  cuda_detail::swap_last_axes_kernel<T, true>
-      <<<cuda_detail::grid_for(dy.size()), cuda_detail::block_size, 0, cuda_detail::stream()>>>(
-          dy.data(), dx.data(), static_cast<std::int64_t>(s[0]), static_cast<std::int64_t>(s[1]),
-          static_cast<std::int64_t>(s[2]));
-  ECGSSL_CUDA_CHECK_LAUNCH();
+  implementation<model::detail::encoder_layout_op, cuda>::swap_last_axes<true>(dy.data(), dx.data(), s[0], s[1], s[2]);
 }
 
 /// y: [batch, dim] <- mean over the frames of x: [batch, frames, dim] (frames > 0).

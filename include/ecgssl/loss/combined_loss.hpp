@@ -10,6 +10,7 @@
 #include <string>
 
 #include "../core/backend.hpp"
+#include "../core/backend_tensor.hpp"
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
 #include "cmsc_loss.hpp"
@@ -20,13 +21,14 @@
 namespace ecgssl {
 
 /// Inputs of the combined objective (and, shaped alike, their gradients). A term whose weight
-/// is 0 is skipped and its tensor may stay empty.
-template <class T>
+/// is 0 is skipped and its tensor may stay empty. On cuda every tensor is a device_tensor.
+template <class T, class Backend = host>
 struct combined_input {
-  contrastive_input<T> contrastive;  ///< c, q at masked frames: [S, M, final_dim] each
-  tensor<T, 2> quantizer_logits;     ///< [S·M, G·V] at the same frames
-  tensor<T, 3> features;             ///< raw conv output z: [S, channels, frames]
-  tensor<T, 3> encoder_output;       ///< transformer output x: [S, frames, dim]
+  /// c, q at masked frames: [S, M, final_dim] each
+  typename wav2vec2_contrastive<T, Backend>::input_type contrastive;
+  backend_tensor_t<T, 2, Backend> quantizer_logits;  ///< [S·M, G·V] at the same frames
+  backend_tensor_t<T, 3, Backend> features;          ///< raw conv output z: [S, channels, frames]
+  backend_tensor_t<T, 3, Backend> encoder_output;    ///< transformer output x: [S, frames, dim]
 };
 
 struct combined_loss_options {
@@ -41,14 +43,14 @@ struct combined_loss_options {
   bool normalize_by_sample_size = true;
 };
 
+/// Composes the four losses of `Backend` (on cuda: include <ecgssl/cuda/wav2vec2_contrastive.cuh>,
+/// cmsc_loss.cuh, diversity_loss.cuh and feature_penalty.cuh before instantiating it).
 template <class T, class Backend = host>
 class combined_loss {
-  static_assert(loss_detail::host_only_v<Backend>, "ecgssl: this operation has no specialisation for the requested backend");
-
  public:
   using scalar_type = T;
   using backend_type = Backend;
-  using input_type = combined_input<T>;
+  using input_type = combined_input<T, Backend>;
 
   explicit combined_loss(combined_loss_options options = {})
       : options_(options), contrastive_(options.contrastive), diversity_(options.diversity), cmsc_(options.cmsc) {

@@ -13,10 +13,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../core/backend_tensor.hpp"
 #include "../core/error.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/philox.hpp"
@@ -33,11 +36,15 @@
 #include "../nn/span_mask.hpp"
 #include "../nn/transformer_layer.hpp"
 #include "configs.hpp"
+#include "detail/encoder_layout_kernels.hpp"
 
 namespace ecgssl::model {
 
 /// The encoder of spec §3. `Config` provides scalar_type, backend_type and options()
-/// (configs.hpp); the options can be overridden at construction.
+/// (configs.hpp); the options can be overridden at construction. Activations, outputs and
+/// gradients are `backend_tensor_t<T, N, backend_type>` (host: tensor; cuda: device_tensor,
+/// with <ecgssl/cuda/...> kernels included by the .cu translation unit); the span mask and
+/// the masked rows are host data on every backend (the mask is drawn on the host).
 template <class Config>
 class ecg_transformer {
  public:
@@ -45,18 +52,20 @@ class ecg_transformer {
   using backend_type = typename Config::backend_type;
   using T = scalar_type;
   using B = backend_type;
-  using input_type = tensor<T, 3>;   // [batch, leads, samples]
-  using output_type = tensor<T, 3>;  // [batch, frames, D]
+  template <std::size_t N>
+  using activation = backend_tensor_t<T, N, B>;
+  using input_type = activation<3>;   // [batch, leads, samples]
+  using output_type = activation<3>;  // [batch, frames, D]
 
   /// What one forward produces (valid until the next forward).
   struct outputs {
-    tensor<T, 3> features;                 ///< z: [B, C, T], raw conv output (feature penalty)
-    tensor<T, 3> encoded;                  ///< [B, T, D], transformer output (CMSC pooling)
+    activation<3> features;                ///< z: [B, C, T], raw conv output (feature penalty)
+    activation<3> encoded;                 ///< [B, T, D], transformer output (CMSC pooling)
     tensor<std::uint8_t, 2> mask;          ///< [B, T], 1 = masked
     std::vector<std::size_t> masked_rows;  ///< b*T + t of each head row (b-major, t ascending)
     std::size_t masked_per_sample = 0;     ///< M when every sample has M masked frames, else 0
-    tensor<T, 2> predictions;              ///< final_proj at masked frames: [rows, final_dim]
-    tensor<T, 2> targets;                  ///< project_q(quantized): [rows, final_dim]
+    activation<2> predictions;             ///< final_proj at masked frames: [rows, final_dim]
+    activation<2> targets;                 ///< project_q(quantized): [rows, final_dim]
     double prob_perplexity = 0.0;
     double code_perplexity = 0.0;
     double temperature = 0.0;
@@ -64,10 +73,10 @@ class ecg_transformer {
 
   /// Gradients of the objective with respect to the outputs; an empty tensor counts as zero.
   struct gradients {
-    tensor<T, 2> predictions;
-    tensor<T, 2> targets;
-    tensor<T, 3> features;
-    tensor<T, 3> encoded;
+    activation<2> predictions;
+    activation<2> targets;
+    activation<3> features;
+    activation<3> encoded;
     T prob_perplexity = T(0);
   };
 
@@ -212,10 +221,10 @@ class ecg_transformer {
     const auto& o = options_;
     detail_require(x);
     // conv feature extractor: [B, C_in, L] -> [B, C, T]
-    const tensor<T, 3>* cur = &x;
+    const activation<3>* cur = &x;
     for (std::size_t i = 0; i < o.conv_layers; ++i) {
       convs_[i].forward(*cur, conv_out_[i]);
-      const tensor<T, 3>* normed = &conv_out_[i];
+      const activation<3>* normed = &conv_out_[i];
       if (o.mode == extractor_mode::group_norm_first && i == 0) {
         group_norm_.forward(conv_out_[i], norm_out_[i]);
         normed = &norm_out_[i];
@@ -250,7 +259,7 @@ class ecg_transformer {
       out_.mask = xt::zeros<std::uint8_t>({batch_, frames_});
     }
     pos_conv_.forward(h2_, pos_);
-    for (std::size_t i = 0; i < h2_.size(); ++i) pos_.data()[i] += h2_.data()[i];  // h + pos
+    nn::detail::accumulate(pos_, h2_);  // h + pos
     if (!o.layer_norm_first) {
       encoder_norm_.forward(pos_, h3_);
       encoder_dropout_.forward(h3_, layer_io_[0]);
@@ -269,7 +278,9 @@ class ecg_transformer {
 
   /// Accumulates every parameter gradient for the given output gradients (the input gradient
   /// is not needed by any objective and is not computed).
-  void backward(const gradients& g) { backward_impl(g, nullptr); }
+  void backward(const gradients& g) {
+    backward_impl({&g.predictions, &g.targets, &g.features, &g.encoded, g.prob_perplexity}, nullptr);
+  }
 
   /// Layer-concept forward: y = encoded.
   void forward(const input_type& x, output_type& y) {
@@ -277,11 +288,7 @@ class ecg_transformer {
     nn::detail::copy_into(y, out_.encoded);
   }
   /// Layer-concept backward: dy = d encoded; accumulates dx.
-  void backward(const output_type& dy, input_type& dx) {
-    gradients g;
-    g.encoded = dy;
-    backward_impl(g, &dx);
-  }
+  void backward(const output_type& dy, input_type& dx) { backward_impl({nullptr, nullptr, nullptr, &dy, T(0)}, &dx); }
 
   [[nodiscard]] const outputs& last_outputs() const { return out_; }
 
@@ -306,37 +313,39 @@ class ecg_transformer {
     if (x.shape()[0] == 0) throw shape_error(at_field("ecg_transformer.input"), "empty batch", "batch > 0");
   }
 
-  // [a, b, c] -> [a, c, b]
-  static void transpose12(const tensor<T, 3>& in, tensor<T, 3>& out) {
+  using layout = implementation_t<detail::encoder_layout_op, B>;
+
+  // out: [a, c, b] <- in: [a, b, c]
+  static void transpose12(const activation<3>& in, activation<3>& out) {
     const auto a = in.shape()[0], b = in.shape()[1], c = in.shape()[2];
     nn::detail::ensure_shape(out, std::array<std::size_t, 3>{a, c, b});
-    parallel_for(static_cast<std::int64_t>(a), [&](std::int64_t i64) {
-      const auto i = static_cast<std::size_t>(i64);
-      const T* src = in.data() + i * b * c;
-      T* dst = out.data() + i * b * c;
-      for (std::size_t j = 0; j < b; ++j)
-        for (std::size_t k = 0; k < c; ++k) dst[k * b + j] = src[j * c + k];
-    });
+    layout::template swap_last_axes<false>(in.data(), out.data(), a, b, c);
   }
-  // out[a, b, c] += in[a, c, b]
-  static void add_transposed(const tensor<T, 3>& in, tensor<T, 3>& out) {
+  // out: [a, b, c] += in: [a, c, b]
+  static void add_transposed(const activation<3>& in, activation<3>& out) {
     const auto a = out.shape()[0], b = out.shape()[1], c = out.shape()[2];
-    parallel_for(static_cast<std::int64_t>(a), [&](std::int64_t i64) {
-      const auto i = static_cast<std::size_t>(i64);
-      const T* src = in.data() + i * b * c;
-      T* dst = out.data() + i * b * c;
-      for (std::size_t j = 0; j < b; ++j)
-        for (std::size_t k = 0; k < c; ++k) dst[j * c + k] += src[k * b + j];
-    });
+    layout::template swap_last_axes<true>(in.data(), out.data(), a, c, b);
+  }
+
+  // Where the kernels read the masked rows: the host vector itself, or its device copy.
+  const std::size_t* masked_rows_where_computed() {
+    if constexpr (std::is_same_v<B, host>) {
+      return out_.masked_rows.data();
+    } else {
+      masked_rows_device_.resize(out_.masked_rows.size());
+      masked_rows_device_.copy_from_host(std::span<const std::size_t>(out_.masked_rows));
+      return masked_rows_device_.data();
+    }
   }
 
   void run_heads() {
     const auto& o = options_;
     out_.masked_rows.clear();
     out_.masked_per_sample = 0;
+    const std::array<std::size_t, 2> no_rows{0, o.final_dim};
     if (!masking_) {
-      out_.predictions.resize({0, o.final_dim});
-      out_.targets.resize({0, o.final_dim});
+      nn::detail::ensure_shape(out_.predictions, no_rows);
+      nn::detail::ensure_shape(out_.targets, no_rows);
       return;
     }
     std::size_t first = 0;
@@ -355,10 +364,11 @@ class ecg_transformer {
     out_.masked_per_sample = equal ? first : 0;
     const std::size_t rows = out_.masked_rows.size();
     if (rows == 0) {
-      out_.predictions.resize({0, o.final_dim});
-      out_.targets.resize({0, o.final_dim});
+      nn::detail::ensure_shape(out_.predictions, no_rows);
+      nn::detail::ensure_shape(out_.targets, no_rows);
       return;
     }
+    masked_rows_ = masked_rows_where_computed();
     gather(out_.encoded, enc_masked_);
     final_proj_.forward(enc_masked_, out_.predictions);
     gather(unmasked_, quant_in_);
@@ -370,67 +380,74 @@ class ecg_transformer {
   }
 
   // rows of src: [B, T, W] at masked_rows -> dst: [rows, W]
-  void gather(const tensor<T, 3>& src, tensor<T, 2>& dst) const {
+  void gather(const activation<3>& src, activation<2>& dst) const {
     const auto w = src.shape()[2];
-    nn::detail::ensure_shape(dst, std::array<std::size_t, 2>{out_.masked_rows.size(), w});
-    for (std::size_t r = 0; r < out_.masked_rows.size(); ++r) {
-      std::copy(src.data() + out_.masked_rows[r] * w, src.data() + (out_.masked_rows[r] + 1) * w, dst.data() + r * w);
-    }
+    const auto rows = out_.masked_rows.size();
+    nn::detail::ensure_shape(dst, std::array<std::size_t, 2>{rows, w});
+    layout::gather_rows(src.data(), masked_rows_, rows, w, dst.data());
   }
-  void scatter_add(const tensor<T, 2>& src, tensor<T, 3>& dst) const {
-    const auto w = dst.shape()[2];
-    for (std::size_t r = 0; r < out_.masked_rows.size(); ++r) {
-      T* d = dst.data() + out_.masked_rows[r] * w;
-      const T* s = src.data() + r * w;
-      for (std::size_t i = 0; i < w; ++i) d[i] += s[i];
-    }
+  void scatter_add(const activation<2>& src, activation<3>& dst) const {
+    layout::scatter_add_rows(src.data(), masked_rows_, out_.masked_rows.size(), dst.shape()[2], dst.data());
   }
 
-  void backward_impl(const gradients& g, input_type* dx) {
+  // The output gradients of one backward; a null or empty tensor counts as zero.
+  struct gradient_refs {
+    const activation<2>* predictions;
+    const activation<2>* targets;
+    const activation<3>* features;
+    const activation<3>* encoded;
+    T prob_perplexity;
+  };
+  template <class Gradient>
+  static bool present(const Gradient* g) {
+    return g != nullptr && g->size() != 0;
+  }
+
+  void backward_impl(const gradient_refs& g, input_type* dx) {
     const auto& o = options_;
     const std::array<std::size_t, 3> enc_shape{batch_, frames_, o.embed_dim};
     const std::array<std::size_t, 3> feat_shape{batch_, frames_, o.conv_dim};
-    if (g.encoded.size() != 0) {
-      require_shape(g.encoded.shape(), enc_shape, "ecg_transformer.encoded_grad");
-      nn::detail::copy_into(d_enc_, g.encoded);
+    if (present(g.encoded)) {
+      require_shape(g.encoded->shape(), enc_shape, "ecg_transformer.encoded_grad");
+      nn::detail::copy_into(d_enc_, *g.encoded);
     } else {
       nn::detail::zero_like(d_enc_, enc_shape);
     }
     nn::detail::zero_like(d_unmasked_, feat_shape);
     const std::size_t rows = out_.masked_rows.size();
-    const bool head_grads = rows > 0 && (g.predictions.size() != 0 || g.targets.size() != 0 ||
-                                         g.prob_perplexity != T(0));
+    const bool head_grads =
+        rows > 0 && (present(g.predictions) || present(g.targets) || g.prob_perplexity != T(0));
     if (head_grads) {
       const std::array<std::size_t, 2> head_shape{rows, o.final_dim};
-      if (g.predictions.size() != 0) {
-        require_shape(g.predictions.shape(), head_shape, "ecg_transformer.predictions_grad");
+      if (present(g.predictions)) {
+        require_shape(g.predictions->shape(), head_shape, "ecg_transformer.predictions_grad");
         nn::detail::zero_like(d_rows_, enc_masked_.shape());
-        final_proj_.backward(g.predictions, d_rows_);
+        final_proj_.backward(*g.predictions, d_rows_);
         scatter_add(d_rows_, d_enc_);
       }
       nn::detail::zero_like(d_quantized_, quantized_.shape());
-      if (g.targets.size() != 0) {
-        require_shape(g.targets.shape(), head_shape, "ecg_transformer.targets_grad");
-        project_q_.backward(g.targets, d_quantized_);
+      if (present(g.targets)) {
+        require_shape(g.targets->shape(), head_shape, "ecg_transformer.targets_grad");
+        project_q_.backward(*g.targets, d_quantized_);
       }
       nn::detail::zero_like(d_rows_, quant_in_.shape());
       quantizer_.backward(d_quantized_, g.prob_perplexity, d_rows_);
       scatter_add(d_rows_, d_unmasked_);
     }
     // transformer stack
-    tensor<T, 3>* d_cur = &d_enc_;
+    activation<3>* d_cur = &d_enc_;
     if (o.layer_norm_first) {
       nn::detail::zero_like(d_a_, enc_shape);
       encoder_norm_.backward(d_enc_, d_a_);
       d_cur = &d_a_;
     }
     for (std::size_t l = o.layers; l-- > 0;) {
-      tensor<T, 3>& d_next = (d_cur == &d_a_) ? d_b_ : d_a_;
+      activation<3>& d_next = (d_cur == &d_a_) ? d_b_ : d_a_;
       nn::detail::zero_like(d_next, enc_shape);
       layers_[l].backward(*d_cur, d_next);
       d_cur = &d_next;
     }
-    tensor<T, 3>& d_pos = (d_cur == &d_a_) ? d_b_ : d_a_;  // d (h + pos)
+    activation<3>& d_pos = (d_cur == &d_a_) ? d_b_ : d_a_;  // d (h + pos)
     nn::detail::zero_like(d_pos, enc_shape);
     if (!o.layer_norm_first) {
       nn::detail::zero_like(d_c_, enc_shape);
@@ -446,7 +463,7 @@ class ecg_transformer {
     if (masking_) {
       span_.backward(d_c_, d_pos);
     } else {
-      for (std::size_t i = 0; i < d_c_.size(); ++i) d_pos.data()[i] += d_c_.data()[i];
+      nn::detail::accumulate(d_pos, d_c_);
     }
     nn::detail::zero_like(d_norm_, feat_shape);  // d LayerNorm(C) output
     if (post_proj_) {
@@ -463,23 +480,23 @@ class ecg_transformer {
     // then GradMultiply
     nn::detail::zero_like(d_z_, out_.features.shape());
     add_transposed(d_feat_t_, d_z_);
-    if (g.features.size() != 0) {
-      require_shape(g.features.shape(), out_.features.shape(), "ecg_transformer.features_grad");
-      for (std::size_t i = 0; i < d_z_.size(); ++i) d_z_.data()[i] += g.features.data()[i];
+    if (present(g.features)) {
+      require_shape(g.features->shape(), out_.features.shape(), "ecg_transformer.features_grad");
+      nn::detail::accumulate(d_z_, *g.features);
     }
     const T factor = static_cast<T>(o.feature_grad_mult);
     if (factor == T(0) && dx == nullptr) return;  // frozen extractor
-    for (auto& v : d_z_) v *= factor;
+    layout::scale(d_z_.data(), d_z_.size(), factor);
     // per-block buffers keep their shapes from step to step (no reallocation, no page faults)
     d_blocks_.resize(o.conv_layers);
     d_norm_blocks_.resize(o.conv_layers);
     d_conv_blocks_.resize(o.conv_layers);
-    const tensor<T, 3>* d_act = &d_z_;
+    const activation<3>* d_act = &d_z_;
     for (std::size_t i = o.conv_layers; i-- > 0;) {
-      tensor<T, 3>& d_norm_out = d_norm_blocks_[i];
+      activation<3>& d_norm_out = d_norm_blocks_[i];
       nn::detail::zero_like(d_norm_out, conv_out_[i].shape());
       conv_gelus_[i].backward(*d_act, d_norm_out);
-      tensor<T, 3>* d_conv = &d_norm_out;
+      activation<3>* d_conv = &d_norm_out;
       if (o.mode == extractor_mode::group_norm_first && i == 0) {
         nn::detail::zero_like(d_conv_blocks_[i], conv_out_[i].shape());
         group_norm_.backward(d_norm_out, d_conv_blocks_[i]);
@@ -526,12 +543,14 @@ class ecg_transformer {
   bool masking_ = false;
   std::size_t batch_ = 0, frames_ = 0, samples_ = 0;
   outputs out_;
-  std::vector<tensor<T, 3>> conv_out_, norm_out_, act_, layer_io_;
-  tensor<T, 3> features_t_, normed_, unmasked_, h0_, h1_, h2_, pos_, h3_;
-  tensor<T, 2> enc_masked_, quant_in_, quantized_, d_rows_, d_quantized_;
-  tensor<T, 3> d_enc_, d_unmasked_, d_a_, d_b_, d_c_, d_norm_, d_feat_t_, d_z_;
-  tensor<T, 3> scratch_a_, scratch_b_, scratch_c_, d_input_;
-  std::vector<tensor<T, 3>> d_blocks_, d_norm_blocks_, d_conv_blocks_;
+  backend_array_t<std::size_t, B> masked_rows_device_;  // cuda: out_.masked_rows uploaded
+  const std::size_t* masked_rows_ = nullptr;            // where the layout kernels read them
+  std::vector<activation<3>> conv_out_, norm_out_, act_, layer_io_;
+  activation<3> features_t_, normed_, unmasked_, h0_, h1_, h2_, pos_, h3_;
+  activation<2> enc_masked_, quant_in_, quantized_, d_rows_, d_quantized_;
+  activation<3> d_enc_, d_unmasked_, d_a_, d_b_, d_c_, d_norm_, d_feat_t_, d_z_;
+  activation<3> scratch_a_, scratch_b_, scratch_c_, d_input_;
+  std::vector<activation<3>> d_blocks_, d_norm_blocks_, d_conv_blocks_;
 };
 
 }  // namespace ecgssl::model

@@ -65,7 +65,8 @@ template <class Config, class Transform, class Masking, class Criterion>
 using objective_of = pretrain_objective<model::ecg_transformer<Config>, Transform, Masking, Criterion>;
 
 template <class Config, bool Cmsc, class Masking, class Transform = data::no_transform>
-using w2v_objective_t = objective_of<Config, Transform, Masking, w2v_cmsc_criterion<typename Config::scalar_type, Cmsc>>;
+using w2v_objective_t = objective_of<Config, Transform, Masking,
+                                     w2v_cmsc_criterion<typename Config::scalar_type, Cmsc, typename Config::backend_type>>;
 
 /// The paper's method: W2V + CMSC + RLM on consecutive-segment pairs.
 template <class Config>

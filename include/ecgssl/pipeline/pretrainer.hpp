@@ -35,6 +35,7 @@
 #include "encoder_config.hpp"
 #include "pretrain_objective.hpp"
 #include "step_record.hpp"
+#include "training_backend.hpp"
 
 namespace ecgssl::pipeline {
 
@@ -55,7 +56,9 @@ class pretrainer {
  public:
   using T = typename Objective::scalar_type;
   using loader_type = data::batch_loader<Source, typename Objective::transform_type, typename Objective::masking_type>;
-  using optimizer_type = optimizer<adam, fixed_schedule, T>;
+  using backend_type = typename Objective::encoder_type::backend_type;
+  using training_type = training_backend<adam, fixed_schedule, T, backend_type>;
+  using optimizer_type = typename training_type::host_optimizer_type;
 
   pretrainer(Objective& objective, std::shared_ptr<const Source> source, pretrainer_options options)
       : objective_(&objective), source_(std::move(source)), options_(std::move(options)) {
@@ -72,7 +75,7 @@ class pretrainer {
     if constexpr (requires { objective_->criterion().set_seed(options_.seed); }) {
       objective_->criterion().set_seed(options_.seed);
     }
-    optimizer_.emplace(store_,
+    training_.emplace(store_,
                        adam{.beta1 = options_.beta1, .beta2 = options_.beta2, .eps = options_.eps,
                             .weight_decay = options_.weight_decay, .variant = adam_variant::fairseq},
                        fixed_schedule{.rate = options_.learning_rate});
@@ -85,16 +88,21 @@ class pretrainer {
     loader_ = std::make_unique<loader_type>(source_, lo, objective_->transform(), objective_->masking());
   }
 
-  [[nodiscard]] parameter_store<T>& parameters() { return store_; }
-  [[nodiscard]] optimizer_type& optimizer_state() { return *optimizer_; }
-  [[nodiscard]] std::int64_t step() const { return optimizer_->step_count(); }
+  /// The parameters, current on the host (downloaded first when training on a device).
+  [[nodiscard]] parameter_store<T>& parameters() {
+    training_->synced_to_host();
+    return store_;
+  }
+  /// The optimizer state, current on the host (downloaded first when training on a device).
+  [[nodiscard]] optimizer_type& optimizer_state() { return training_->synced_to_host(); }
+  [[nodiscard]] std::int64_t step() const { return training_->step_count(); }
   [[nodiscard]] const pretrainer_options& options() const { return options_; }
 
   /// One optimizer update over update_freq micro-batches.
   step_record train_step() {
     const auto start = std::chrono::steady_clock::now();
-    const std::int64_t u = optimizer_->step_count();
-    store_.zero_grad();
+    const std::int64_t u = training_->step_count();
+    training_->zero_grad();
     double loss_sum = 0.0, sample_size = 0.0;
     std::size_t segments = 0;
     std::vector<std::pair<std::string, double>> terms;
@@ -109,16 +117,16 @@ class pretrainer {
       else for (std::size_t i = 0; i < terms.size(); ++i) terms[i].second += r.terms[i].second;
     }
     // spec §4.4: the summed gradient divided by the total sample size (masked frames)
-    optimizer_->step(1.0 / sample_size);
+    training_->step(1.0 / sample_size);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     elapsed_ += seconds;
     step_record r;
-    r.step = optimizer_->step_count();
+    r.step = training_->step_count();
     r.total_steps = total_steps_;
     r.loss = loss_sum / sample_size;
     for (auto& t : terms) t.second /= sample_size;
     r.terms = std::move(terms);
-    r.learning_rate = optimizer_->last_learning_rate();
+    r.learning_rate = training_->last_learning_rate();
     r.segments_per_second = seconds > 0 ? static_cast<double>(segments) / seconds : 0.0;
     r.elapsed_seconds = elapsed_;
     return r;
@@ -132,7 +140,7 @@ class pretrainer {
                                Callbacks&... callbacks) {
     total_steps_ = total_steps;
     std::vector<step_record> history;
-    while (optimizer_->step_count() < total_steps) {
+    while (training_->step_count() < total_steps) {
       step_record r = train_step();
       (callbacks.on_step(r), ...);
       history.push_back(r);
@@ -163,11 +171,12 @@ class pretrainer {
   /// write leaves any previous file unchanged and throws io_error).
   void save_checkpoint(const std::filesystem::path& path) {
     io::checkpoint ck;
+    optimizer_type& synced = training_->synced_to_host();
     ck.add_parameters(store_);
-    for (const auto& t : optimizer_->state_tensors()) {
+    for (const auto& t : synced.state_tensors()) {
       ck.add_tensor<T>(t.name, t.shape, std::span<const T>(t.values.data(), t.values.size()));
     }
-    ck.add_scalar("trainer.step", optimizer_->step_count());
+    ck.add_scalar("trainer.step", synced.step_count());
     ck.add_scalar("trainer.epoch", static_cast<std::int64_t>(epoch_));
     ck.add_scalar("trainer.batch", static_cast<std::int64_t>(batch_in_epoch_));
     ck.add_scalar("trainer.seed", static_cast<std::int64_t>(options_.seed));
@@ -204,7 +213,8 @@ class pretrainer {
     std::vector<T> params(store_.size());
     ck.load_buffer(store_, std::span<T>(params), std::string());
     std::vector<std::pair<std::string, std::vector<T>>> state;
-    for (const auto& t : optimizer_->state_tensors()) {
+    optimizer_type& host_optimizer = training_->host_optimizer();
+    for (const auto& t : host_optimizer.state_tensors()) {
       std::vector<T> values(t.values.size());
       ck.read_tensor<T>(t.name, t.shape, std::span<T>(values));
       state.emplace_back(t.name, std::move(values));
@@ -217,8 +227,9 @@ class pretrainer {
                      "at most " + std::to_string(loader_->batches_per_epoch()) + " batches per epoch (same data?)");
     }
     std::copy(params.begin(), params.end(), store_.values().begin());
-    for (const auto& [name, values] : state) optimizer_->load_state_tensor(name, std::span<const T>(values));
-    optimizer_->set_step_count(step);
+    for (const auto& [name, values] : state) host_optimizer.load_state_tensor(name, std::span<const T>(values));
+    host_optimizer.set_step_count(step);
+    training_->loaded_on_host();
     epoch_ = static_cast<std::uint64_t>(epoch);
     batch_in_epoch_ = static_cast<std::size_t>(batch);
     started_ = false;
@@ -246,7 +257,7 @@ class pretrainer {
   std::shared_ptr<const Source> source_;
   pretrainer_options options_;
   parameter_store<T> store_;
-  std::optional<optimizer_type> optimizer_;
+  std::optional<training_type> training_;
   std::unique_ptr<loader_type> loader_;
   std::uint64_t epoch_ = 0;
   std::size_t batch_in_epoch_ = 0;

@@ -7,22 +7,31 @@
 /// is applied through the encoder's prob_perplexity gradient, because the quantizer logits live
 /// inside the encoder.
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "../core/backend_tensor.hpp"
 #include "../core/error.hpp"
 #include "../data/batch_loader.hpp"
 #include "../loss/combined_loss.hpp"
 #include "../model/configs.hpp"
+#include "../nn/detail/common.hpp"
 #include "pretrain_objective.hpp"
 
 namespace ecgssl::pipeline {
 
 /// W2V (+ CMSC when WithCmsc) on items of two consecutive segments (WithCmsc) or single segments.
-template <class T, bool WithCmsc>
+/// `Backend` is where the encoder and the losses compute (cuda: instantiate it from a .cu
+/// translation unit that includes the cuda losses and kernels); the batch arrives on the host
+/// and is uploaded once per micro-batch.
+template <class T, bool WithCmsc, class Backend = host>
 class w2v_cmsc_criterion {
  public:
+  using backend_type = Backend;
+
   explicit w2v_cmsc_criterion(double diversity_weight = 0.1, double feature_penalty_weight = 10.0,
                               std::uint64_t seed = 0)
       : diversity_weight_(diversity_weight), feature_penalty_weight_(feature_penalty_weight), loss_(make_options(feature_penalty_weight, seed)) {}
@@ -33,12 +42,14 @@ class w2v_cmsc_criterion {
     return o;
   }
   /// Keys the negative sampling (spec §4.1) by the run's seed.
-  void set_seed(std::uint64_t seed) { loss_ = combined_loss<T>(make_options(feature_penalty_weight_, seed)); }
+  void set_seed(std::uint64_t seed) { loss_ = loss_type(make_options(feature_penalty_weight_, seed)); }
   static std::string name() { return WithCmsc ? "w2v_cmsc" : "w2v"; }
 
   template <class Encoder>
   micro_batch_result run(Encoder& encoder, const data::batch& b, std::uint64_t micro_step) {
-    const auto& out = encoder.forward(to_scalar(b.signals));
+    static_assert(std::is_same_v<typename Encoder::backend_type, Backend>,
+                  "w2v_cmsc_criterion: the encoder computes on another backend than the criterion");
+    const auto& out = encoder.forward(encoder_input(b.signals));
     const std::size_t segments = out.encoded.shape()[0];
     const std::size_t masked = out.masked_per_sample;
     if (masked < 2) {
@@ -46,13 +57,12 @@ class w2v_cmsc_criterion {
                        "at least 2 (input too short for wav2vec 2.0 masking)");
     }
     const std::size_t dim = out.predictions.shape()[1];
-    in_.contrastive.predictions.resize({segments, masked, dim});
-    in_.contrastive.targets.resize({segments, masked, dim});
-    std::copy(out.predictions.begin(), out.predictions.end(), in_.contrastive.predictions.begin());
-    std::copy(out.targets.begin(), out.targets.end(), in_.contrastive.targets.begin());
-    in_.features = out.features;
+    const std::array<std::size_t, 3> head_shape{segments, masked, dim};
+    nn::detail::copy_reshaped(in_.contrastive.predictions, head_shape, out.predictions);
+    nn::detail::copy_reshaped(in_.contrastive.targets, head_shape, out.targets);
+    nn::detail::copy_into(in_.features, out.features);
     if constexpr (WithCmsc) {
-      in_.encoder_output = out.encoded;
+      nn::detail::copy_into(in_.encoder_output, out.encoded);
       ids_.resize(segments);
       parts_.resize(segments);
       for (std::size_t s = 0; s < segments; ++s) {
@@ -67,18 +77,17 @@ class w2v_cmsc_criterion {
     const double groups_codes = static_cast<double>(encoder.options().latent_groups * encoder.options().latent_vars);
     const double diversity = (groups_codes - out.prob_perplexity) / groups_codes;
 
-    zero(grad_.contrastive.predictions, in_.contrastive.predictions.shape());
-    zero(grad_.contrastive.targets, in_.contrastive.targets.shape());
-    zero(grad_.features, in_.features.shape());
-    if constexpr (WithCmsc) zero(grad_.encoder_output, in_.encoder_output.shape());
+    nn::detail::zero_like(grad_.contrastive.predictions, head_shape);
+    nn::detail::zero_like(grad_.contrastive.targets, head_shape);
+    nn::detail::zero_like(grad_.features, in_.features.shape());
+    if constexpr (WithCmsc) nn::detail::zero_like(grad_.encoder_output, in_.encoder_output.shape());
     loss_.backward(T(1), grad_);
     typename Encoder::gradients g;
-    g.predictions = tensor<T, 2>::from_shape({segments * masked, dim});
-    g.targets = tensor<T, 2>::from_shape({segments * masked, dim});
-    std::copy(grad_.contrastive.predictions.begin(), grad_.contrastive.predictions.end(), g.predictions.begin());
-    std::copy(grad_.contrastive.targets.begin(), grad_.contrastive.targets.end(), g.targets.begin());
-    g.features = grad_.features;
-    if constexpr (WithCmsc) g.encoded = grad_.encoder_output;
+    const std::array<std::size_t, 2> row_shape{segments * masked, dim};
+    nn::detail::copy_reshaped(g.predictions, row_shape, grad_.contrastive.predictions);
+    nn::detail::copy_reshaped(g.targets, row_shape, grad_.contrastive.targets);
+    nn::detail::copy_into(g.features, grad_.features);
+    if constexpr (WithCmsc) nn::detail::copy_into(g.encoded, grad_.encoder_output);
     // d(N·w_d·(GV - ppl)/GV)/d ppl
     g.prob_perplexity = static_cast<T>(-n * diversity_weight_ / groups_codes);
     encoder.backward(g);
@@ -94,6 +103,9 @@ class w2v_cmsc_criterion {
   }
 
  private:
+  using loss_type = combined_loss<T, Backend>;
+  using encoder_input_type = backend_tensor_t<T, 3, Backend>;
+
   static combined_loss_options make_options(double feature_penalty_weight, std::uint64_t seed) {
     combined_loss_options o;
     o.diversity_weight = 0.0;  // applied through prob_perplexity (see the file comment)
@@ -103,26 +115,30 @@ class w2v_cmsc_criterion {
     o.contrastive.seed = seed;
     return o;
   }
-  template <std::size_t N>
-  static void zero(tensor<T, N>& t, const std::array<std::size_t, N>& shape) {
-    if (t.shape() != shape) t.resize(shape);
-    std::fill(t.begin(), t.end(), T(0));
-  }
-  const tensor<T, 3>& to_scalar(const tensor<float, 3>& x) {
+  // The batch (float, host) as the encoder's input: itself, converted to T, and/or uploaded.
+  const encoder_input_type& encoder_input(const tensor<float, 3>& x) {
+    const tensor<T, 3>* host_input = nullptr;
     if constexpr (std::is_same_v<T, float>) {
-      return x;
+      host_input = &x;
     } else {
       converted_ = x;
-      return converted_;
+      host_input = &converted_;
+    }
+    if constexpr (std::is_same_v<Backend, host>) {
+      return *host_input;
+    } else {
+      nn::detail::assign_from_host(device_input_, *host_input);
+      return device_input_;
     }
   }
 
   double diversity_weight_;
   double feature_penalty_weight_;
-  combined_loss<T> loss_;
-  combined_input<T> in_, grad_;
+  loss_type loss_;
+  combined_input<T, Backend> in_, grad_;
   std::vector<std::int64_t> ids_, parts_;
   tensor<T, 3> converted_;
+  encoder_input_type device_input_;  // cuda: the uploaded batch (unused on the host)
 };
 
 }  // namespace ecgssl::pipeline

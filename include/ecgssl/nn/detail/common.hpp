@@ -58,6 +58,17 @@ void assign_from_host(tensor<T, N>& dst, const tensor<T, N>& src) {
   copy_into(dst, src);
 }
 
+/// dst <- the elements of src in order, under `shape` (same element count): a reshaping copy.
+template <class T, std::size_t N, std::size_t M>
+void copy_reshaped(tensor<T, N>& dst, const std::array<std::size_t, N>& shape, const tensor<T, M>& src) {
+  ensure_shape(dst, shape);
+  if (dst.size() != src.size()) {
+    throw shape_error(at_field("copy_reshaped"), std::to_string(src.size()) + " elements",
+                      std::to_string(dst.size()) + " (the target shape's size)");
+  }
+  std::copy(src.data(), src.data() + src.size(), dst.data());
+}
+
 // The same helpers for activation types that live elsewhere (cuda's device_tensor): such a type
 // implements them as members, so layers written against these names run on every backend.
 template <class D, class Shape>
@@ -88,6 +99,12 @@ template <class D, class H>
   requires requires(D& d, const H& h) { d.copy_from_host(h); }
 void assign_from_host(D& dst, const H& src) {
   dst.copy_from_host(src);
+}
+
+template <class D, class S, class Shape>
+  requires requires(D& d, const S& s, const Shape& shape) { d.copy_reshaped_from(s, shape); }
+void copy_reshaped(D& dst, const Shape& shape, const S& src) {
+  dst.copy_reshaped_from(src, shape);
 }
 
 /// A parameter's values / gradients where backend B computes: the host store's buffers, or
