@@ -8,7 +8,8 @@
 ///                   --method w2v_cmsc_rlm|w2v|w2v_rlm|cmsc|cmsc_rlm|w2v_cmsc|w2v_cmsc_physio|simclr_rlm|3kg
 ///                   --steps N --batch-pairs P --seed S --out CHECKPOINT [--resume CHECKPOINT]
 ///                   [--threads T] [--update-freq K] [--lr LR] [--checkpoint-every N]
-///                   [--log-csv F] [--log-jsonl F] [--plot-svg F]
+///                   [--log-csv F] [--log-jsonl F] [--plot-svg F] [--device host|cuda]
+/// `--device cuda` (an ecgssl built with CUDA) trains the W2V-family methods on the GPU.
 
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../core/threading.hpp"
@@ -95,6 +97,19 @@ int run_pretraining(const pretrain_settings& s, const model::ecg_transformer_opt
   return 0;
 }
 
+/// Whether `method`'s pipeline runs on the GPU (the W2V family: its encoder, criterion, losses
+/// and optimizer have cuda versions; the pooled-contrastive and NT-Xent criteria do not yet).
+inline bool pretrain_method_on_gpu(pipeline::pretrain_method method) {
+  using pipeline::pretrain_method;
+  switch (method) {
+    case pretrain_method::w2v: case pretrain_method::w2v_rlm: case pretrain_method::w2v_cmsc:
+    case pretrain_method::w2v_cmsc_rlm: case pretrain_method::w2v_cmsc_physio:
+      return true;
+    default:
+      return false;
+  }
+}
+
 template <class Config>
 int dispatch_pretraining(const pretrain_settings& s, const model::ecg_transformer_options& options,
                          const pipeline::wfdb_dataset& data, std::ostream& out) {
@@ -102,23 +117,41 @@ int dispatch_pretraining(const pretrain_settings& s, const model::ecg_transforme
   using pairs_t = data::paired_source<data::record_source>;
   using views_t = two_view_source<data::record_source>;
   const std::size_t p = s.batch_pairs;
-  switch (parse_pretrain_method(s.method)) {
+  const pretrain_method method = parse_pretrain_method(s.method);
+  switch (method) {  // the W2V family: on every backend
     case pretrain_method::w2v_cmsc_rlm: return run_pretraining<w2v_cmsc_rlm_objective<Config>, pairs_t>(s, options, data.pairs(), p, out);
     case pretrain_method::w2v_cmsc: return run_pretraining<w2v_cmsc_objective<Config>, pairs_t>(s, options, data.pairs(), p, out);
     case pretrain_method::w2v_cmsc_physio: return run_pretraining<w2v_cmsc_physio_objective<Config>, pairs_t>(s, options, data.pairs(), p, out);
-    case pretrain_method::cmsc: return run_pretraining<cmsc_objective<Config>, pairs_t>(s, options, data.pairs(), p, out);
-    case pretrain_method::cmsc_rlm: return run_pretraining<cmsc_rlm_objective<Config>, pairs_t>(s, options, data.pairs(), p, out);
     // W2V alone trains on single segments: 2P of them per micro-batch, as many as P pairs hold
     case pretrain_method::w2v: return run_pretraining<w2v_objective<Config>, data::record_source>(s, options, data.segments(), 2 * p, out);
     case pretrain_method::w2v_rlm: return run_pretraining<w2v_rlm_objective<Config>, data::record_source>(s, options, data.segments(), 2 * p, out);
-    case pretrain_method::simclr_rlm:
-      return run_pretraining<simclr_rlm_objective<Config>, views_t>(s, options, std::make_shared<const views_t>(data.segments()), p, out);
-    // 3KG: two augmented views of P segments per micro-batch (2P segments, as P pairs)
-    case pretrain_method::three_kg:
-      return run_pretraining<three_kg_objective<Config>, views_t>(s, options, std::make_shared<const views_t>(data.segments()), p, out);
+    default: break;
+  }
+  if constexpr (std::is_same_v<typename Config::backend_type, host>) {
+    switch (method) {
+      case pretrain_method::cmsc: return run_pretraining<cmsc_objective<Config>, pairs_t>(s, options, data.pairs(), p, out);
+      case pretrain_method::cmsc_rlm: return run_pretraining<cmsc_rlm_objective<Config>, pairs_t>(s, options, data.pairs(), p, out);
+      case pretrain_method::simclr_rlm:
+        return run_pretraining<simclr_rlm_objective<Config>, views_t>(s, options, std::make_shared<const views_t>(data.segments()), p, out);
+      // 3KG: two augmented views of P segments per micro-batch (2P segments, as P pairs)
+      case pretrain_method::three_kg:
+        return run_pretraining<three_kg_objective<Config>, views_t>(s, options, std::make_shared<const views_t>(data.segments()), p, out);
+      default: break;
+    }
+  } else {
+    throw config_error(at_field("--device"), "cuda, but the pretrain pipeline of method " + s.method +
+                                                 " does not run on the GPU yet (docs/backends.md)",
+                       "--device host, or a method of the W2V family");
   }
   return 1;
 }
+
+#if defined(ECGSSL_CLI_WITH_CUDA)
+/// Pre-training on the GPU: dispatch_pretraining with the cuda backend, defined in the CUDA
+/// translation unit of the command (examples/ecgssl_cli_cuda.cu).
+int pretrain_on_cuda(const pretrain_settings& s, const model::ecg_transformer_options& options,
+                     const pipeline::wfdb_dataset& data, std::ostream& out);
+#endif
 
 }  // namespace detail
 
@@ -147,11 +180,15 @@ inline int run_pretrain(const std::vector<std::string>& args, std::ostream& out,
   std::string device = "host";
   detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&] {
-    detail::parse_device(device, "pretrain");  // host is the only pipeline so far
-    pipeline::parse_pretrain_method(s.method);  // fail before reading any data
+    const auto method = pipeline::parse_pretrain_method(s.method);  // fail before reading any data
+    const auto where = detail::parse_device(device, "pretrain --method " + s.method, detail::pretrain_method_on_gpu(method));
     const auto options = pipeline::encoder_config::resolve(s.config);
     if (s.threads > 0) set_threads(s.threads);
     const pipeline::wfdb_dataset data(s.data);
+#if defined(ECGSSL_CLI_WITH_CUDA)
+    if (where == detail::compute_device::cuda) return detail::pretrain_on_cuda(s, options, data, out);
+#endif
+    (void)where;
     return detail::dispatch_pretraining<model::tiny_config<float>>(s, options, data, out);
   });
 }
