@@ -74,11 +74,18 @@ class arcface {
   /// The reference initialisation of W (spec §3.10): U(-1, 1), each row renormed to norm at most
   /// 1e-5 then multiplied by 1e5 (so rows have unit norm), for W declared in a store.
   void initialize(std::uint64_t seed, std::uint64_t stream = 0) {
-    if (!weight_param_.valid()) {
+    initialize_parameter(weight_param_, classes_, dim_, seed, stream);
+  }
+
+  /// initialize() of the store entry `weight` (its host values); config_error when W is not in
+  /// a store. Shared by every backend.
+  static void initialize_parameter(const parameter<T>& weight, std::size_t classes, std::size_t dim,
+                                   std::uint64_t seed, std::uint64_t stream) {
+    if (!weight.valid()) {
       throw config_error(at_field("arcface.weight"), "class weights are not in a parameter store",
                          "declare_parameters() first, or initialize_weights() on your own buffer");
     }
-    initialize_weights(weight_param_.value(), classes_, dim_, seed, stream);
+    initialize_weights(weight.value(), classes, dim, seed, stream);
   }
 
   /// The same initialisation of a caller-owned W: [classes, dim]. Draw c·dim + d of the stream
