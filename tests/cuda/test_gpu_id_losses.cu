@@ -129,7 +129,7 @@ void check_arcface(std::size_t batch, std::size_t classes, std::size_t dim, ecgs
   // (b) bound device memory.
   const auto w_grad0 = random_tensor<T, 2>({classes, dim}, seed + 4);
   std::vector<T> host_w_grad(w_grad0.begin(), w_grad0.end());
-  ecgssl::device_buffer<T> dev_w(std::span<const T>(w)), dev_w_grad(std::span<const T>(host_w_grad));
+  ecgssl::device_buffer<T> dev_w{std::span<const T>(w)}, dev_w_grad{std::span<const T>(host_w_grad)};
   ecgssl::arcface<T, ecgssl::host> hb(classes, dim, options);
   ecgssl::arcface<T, ecgssl::cuda> db(classes, dim, options);
   hb.bind_weights(w, host_w_grad);
