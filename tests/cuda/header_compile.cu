@@ -1,8 +1,11 @@
 // nvcc must accept every public header (CUDA translation units include them) and the .cuh files.
+#include <ecgssl/cuda/arcface.cuh>
 #include <ecgssl/cuda/attention_kernels.cuh>
 #include <ecgssl/cuda/bce_with_logits.cuh>
 #include <ecgssl/cuda/cmsc_loss.cuh>
+#include <ecgssl/cuda/detail/arcface_math.cuh>
 #include <ecgssl/cuda/detail/cmsc_math.cuh>
+#include <ecgssl/cuda/detail/nt_xent_math.cuh>
 #include <ecgssl/cuda/detail/wav2vec2_math.cuh>
 #include <ecgssl/cuda/wav2vec2_contrastive.cuh>
 #include <ecgssl/cuda/conv1d_kernels.cuh>
@@ -20,6 +23,7 @@
 #include <ecgssl/cuda/layout_kernels.cuh>
 #include <ecgssl/cuda/span_mask_kernels.cuh>
 #include <ecgssl/cuda/norm_kernels.cuh>
+#include <ecgssl/cuda/nt_xent.cuh>
 #include <ecgssl/cuda/pos_conv_kernels.cuh>
 #include <ecgssl/ecgssl.hpp>
 

@@ -22,25 +22,12 @@
 namespace cm = ecgssl::cuda_detail::cmsc;
 
 #include "gpu_test_support.hpp"
+#include "kernel_replay.hpp"
 
 namespace {
 
-// The kernels' block reductions: lanes partials, then p[t] op= p[t + stride] for stride =
-// lanes/2, ..., 1.
-template <class A>
-A tree_sum(std::vector<A> p) {
-  for (unsigned stride = cm::lanes / 2; stride > 0; stride /= 2) {
-    for (unsigned t = 0; t < stride; ++t) p[t] += p[t + stride];
-  }
-  return p[0];
-}
-template <class A>
-A tree_max(std::vector<A> p) {
-  for (unsigned stride = cm::lanes / 2; stride > 0; stride /= 2) {
-    for (unsigned t = 0; t < stride; ++t) p[t] = std::max(p[t], p[t + stride]);
-  }
-  return p[0];
-}
+using gpu_test::replay::tree_max;
+using gpu_test::replay::tree_sum;
 
 // The cuda loss's forward/backward on pooled embeddings, step by step as the kernels run.
 template <class T>

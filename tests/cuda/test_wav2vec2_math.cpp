@@ -21,42 +21,11 @@ namespace w = ecgssl::cuda_detail::w2v;
 namespace cm = ecgssl::cuda_detail::cmsc;
 
 #include "gpu_test_support.hpp"
+#include "kernel_replay.hpp"
 
 namespace {
 
-template <class A>
-A tree_sum(std::vector<A> p) {
-  for (unsigned stride = cm::lanes / 2; stride > 0; stride /= 2) {
-    for (unsigned t = 0; t < stride; ++t) p[t] += p[t + stride];
-  }
-  return p[0];
-}
-
-template <class T>
-void emulate_normalize(const T* x, std::size_t rows, std::size_t dim, T eps, std::vector<T>& hat, std::vector<T>& norms) {
-  hat.assign(rows * dim, T(0));
-  norms.assign(rows, T(0));
-  for (std::size_t r = 0; r < rows; ++r) {
-    std::vector<cm::acc_t<T>> ps(cm::lanes);
-    for (unsigned l = 0; l < cm::lanes; ++l) ps[l] = cm::lane_sum_of_squares(x + r * dim, dim, l);
-    norms[r] = cm::norm_from<T>(tree_sum(ps));
-    const T inv = cm::inverse_norm(norms[r], eps);
-    for (std::size_t c = 0; c < dim; ++c) hat[r * dim + c] = x[r * dim + c] * inv;
-  }
-}
-
-template <class T>
-void emulate_normalize_backward(const std::vector<T>& hat, const std::vector<T>& norms, const std::vector<T>& dhat,
-                                std::size_t rows, std::size_t dim, T eps, T* dx) {
-  for (std::size_t r = 0; r < rows; ++r) {
-    std::vector<cm::acc_t<T>> ps(cm::lanes);
-    for (unsigned l = 0; l < cm::lanes; ++l) ps[l] = w::lane_dot(hat.data() + r * dim, dhat.data() + r * dim, dim, l);
-    const T proj = static_cast<T>(tree_sum(ps));
-    for (std::size_t c = 0; c < dim; ++c) {
-      dx[r * dim + c] += w::normalize_backward(dhat[r * dim + c], hat[r * dim + c], proj, norms[r], eps);
-    }
-  }
-}
+using gpu_test::replay::tree_sum;
 
 template <class T, std::size_t N>
 ecgssl::tensor<T, N> random_tensor(const std::array<std::size_t, N>& shape, std::uint64_t stream, double scale = 1.0) {
@@ -92,8 +61,8 @@ void check_against_host(std::size_t segments, std::size_t masked, std::size_t di
   const std::size_t rows = segments * masked;
   const T eps = static_cast<T>(options.cosine_eps);
   std::vector<T> c_hat, q_hat, c_norm, q_norm;
-  emulate_normalize(in.predictions.data(), rows, dim, eps, c_hat, c_norm);
-  emulate_normalize(in.targets.data(), rows, dim, eps, q_hat, q_norm);
+  gpu_test::replay::normalize_rows(in.predictions.data(), rows, dim, eps, c_hat, c_norm);
+  gpu_test::replay::normalize_rows(in.targets.data(), rows, dim, eps, q_hat, q_norm);
   const auto si = static_cast<std::int64_t>(segments), mi = static_cast<std::int64_t>(masked),
              di = static_cast<std::int64_t>(dim);
   std::vector<T> cos(segments * masked * masked, T(9));
@@ -134,8 +103,8 @@ void check_against_host(std::size_t segments, std::size_t masked, std::size_t di
   std::vector<T> dc_hat(rows * dim, T(3)), dq_hat(rows * dim, T(3));
   ecgssl::cuda_detail::run_on_host(w::prediction_grad_plan(si, mi, di), T(1), q_hat.data(), dcos.data(), T(0), dc_hat.data());
   ecgssl::cuda_detail::run_on_host(w::target_grad_plan(si, mi, di), T(1), c_hat.data(), dcos.data(), T(0), dq_hat.data());
-  emulate_normalize_backward(c_hat, c_norm, dc_hat, rows, dim, eps, emu_dc.data());
-  emulate_normalize_backward(q_hat, q_norm, dq_hat, rows, dim, eps, emu_dq.data());
+  gpu_test::replay::normalize_rows_backward(c_hat, c_norm, dc_hat, rows, dim, eps, emu_dc.data());
+  gpu_test::replay::normalize_rows_backward(q_hat, q_norm, dq_hat, rows, dim, eps, emu_dq.data());
   CHECK(relative_difference(emu_dc.data(), host_grad.predictions.data(), emu_dc.size()) <= tol);
   CHECK(relative_difference(emu_dq.data(), host_grad.targets.data(), emu_dq.size()) <= tol);
 }

@@ -43,11 +43,7 @@ class bce_with_logits<T, cuda> {
     const std::size_t n = logits.size();
     if (n == 0) throw shape_error(at_field("bce_with_logits.logits"), "an empty batch", "at least one logit");
     const auto policy = thrust::cuda::par.on(cuda_detail::stream());
-    const std::size_t bad = cuda_detail::bce::first_non_finite(policy, logits.data(), n);
-    if (bad != n) {
-      throw data_error(at_field("bce_with_logits.logits"),
-                       "non-finite value at flat index " + std::to_string(bad), "finite inputs");
-    }
+    cuda_detail::bce::require_finite(policy, logits.data(), n, "bce_with_logits.logits");
     sigmoid_.ensure_shape(logits.shape());
     cuda_detail::bce::sigmoid(policy, logits.data(), sigmoid_.data(), n);
     const double total = cuda_detail::bce::summed_loss(policy, logits.data(), targets_.data(), n);

@@ -238,13 +238,8 @@ class cmsc_loss<T, cuda> {
 
   /// x: [2N, frames, dim] (device). Non-finite inputs are a data_error naming the flat index.
   T forward(const input_type& x) {
-    const std::size_t count = x.size();
-    const std::size_t bad = cuda_detail::bce::first_non_finite(thrust::cuda::par.on(cuda_detail::stream()),
-                                                               x.data(), count);
-    if (bad != count) {
-      throw data_error(at_field("cmsc.encoder_output"), "non-finite value at flat index " + std::to_string(bad),
-                       "finite inputs");
-    }
+    cuda_detail::bce::require_finite(thrust::cuda::par.on(cuda_detail::stream()), x.data(), x.size(),
+                                     "cmsc.encoder_output");
     const std::size_t segments = x.shape()[0];
     frames_ = x.shape()[1];
     const std::size_t dim = x.shape()[2];

@@ -140,15 +140,8 @@ class wav2vec2_contrastive<T, cuda> {
                         ">= 2 (negatives come from the segment's other masked frames)");
     }
     const auto policy = thrust::cuda::par.on(cuda_detail::stream());
-    const std::size_t n_values = c.size();
-    if (const std::size_t bad = cuda_detail::bce::first_non_finite(policy, c.data(), n_values); bad != n_values) {
-      throw data_error(at_field("wav2vec2_contrastive.predictions"), "non-finite value at flat index " + std::to_string(bad),
-                       "finite inputs");
-    }
-    if (const std::size_t bad = cuda_detail::bce::first_non_finite(policy, q.data(), n_values); bad != n_values) {
-      throw data_error(at_field("wav2vec2_contrastive.targets"), "non-finite value at flat index " + std::to_string(bad),
-                       "finite inputs");
-    }
+    cuda_detail::bce::require_finite(policy, c.data(), c.size(), "wav2vec2_contrastive.predictions");
+    cuda_detail::bce::require_finite(policy, q.data(), q.size(), "wav2vec2_contrastive.targets");
     const tensor<std::int64_t, 3>* negatives = &injected_negatives_;
     if (injected_) {
       wav2vec2_contrastive<T, host>::require_valid_negatives(injected_negatives_, segments, masked, k);

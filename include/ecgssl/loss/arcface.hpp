@@ -65,10 +65,7 @@ class arcface {
 
   /// Uses caller-owned W [classes, dim] (row-major) and its gradient buffer.
   void bind_weights(std::span<const T> weight, std::span<T> weight_grad) {
-    if (weight.size() != classes_ * dim_ || weight_grad.size() != classes_ * dim_) {
-      throw shape_error(at_field("arcface.weight"), "buffer of " + std::to_string(weight.size()) + " elements",
-                        std::to_string(classes_ * dim_) + " elements ([classes, dim])");
-    }
+    require_weight_buffers(weight.size(), weight_grad.size(), classes_, dim_);
     weight_ = weight;
     weight_grad_ = weight_grad;
     weight_param_ = {};
@@ -77,11 +74,18 @@ class arcface {
   /// The reference initialisation of W (spec §3.10): U(-1, 1), each row renormed to norm at most
   /// 1e-5 then multiplied by 1e5 (so rows have unit norm), for W declared in a store.
   void initialize(std::uint64_t seed, std::uint64_t stream = 0) {
-    if (!weight_param_.valid()) {
+    initialize_parameter(weight_param_, classes_, dim_, seed, stream);
+  }
+
+  /// initialize() of the store entry `weight` (its host values); config_error when W is not in
+  /// a store. Shared by every backend.
+  static void initialize_parameter(const parameter<T>& weight, std::size_t classes, std::size_t dim,
+                                   std::uint64_t seed, std::uint64_t stream) {
+    if (!weight.valid()) {
       throw config_error(at_field("arcface.weight"), "class weights are not in a parameter store",
                          "declare_parameters() first, or initialize_weights() on your own buffer");
     }
-    initialize_weights(weight_param_.value(), classes_, dim_, seed, stream);
+    initialize_weights(weight.value(), classes, dim, seed, stream);
   }
 
   /// The same initialisation of a caller-owned W: [classes, dim]. Draw c·dim + d of the stream
@@ -111,14 +115,35 @@ class arcface {
 
   /// Class index per batch row, each in [0, classes).
   void set_targets(std::span<const std::int64_t> labels) {
+    require_valid_labels(labels, classes_);
+    labels_.assign(labels.begin(), labels.end());
+  }
+
+  /// Checks of the caller's inputs, shared by every backend: each label a class index in
+  /// [0, classes) (data_error naming the row), ...
+  static void require_valid_labels(std::span<const std::int64_t> labels, std::size_t classes) {
     for (std::size_t i = 0; i < labels.size(); ++i) {
-      if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= classes_) {
+      if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= classes) {
         throw data_error(at_field("arcface.labels"),
                          "label " + std::to_string(labels[i]) + " at row " + std::to_string(i),
-                         "a class index in [0, " + std::to_string(classes_) + ")");
+                         "a class index in [0, " + std::to_string(classes) + ")");
       }
     }
-    labels_.assign(labels.begin(), labels.end());
+  }
+  /// ... bound W and gradient buffers of classes·dim elements each (shape_error), ...
+  static void require_weight_buffers(std::size_t weight_size, std::size_t grad_size, std::size_t classes,
+                                     std::size_t dim) {
+    if (weight_size != classes * dim || grad_size != classes * dim) {
+      throw shape_error(at_field("arcface.weight"), "buffer of " + std::to_string(weight_size) + " elements",
+                        std::to_string(classes * dim) + " elements ([classes, dim])");
+    }
+  }
+  /// ... and class weights provided before forward (config_error).
+  static void require_weights_provided(bool provided) {
+    if (!provided) {
+      throw config_error(at_field("arcface.weight"), "class weights were never provided",
+                         "declare_parameters() or bind_weights() before forward()");
+    }
   }
 
   T forward(const input_type& x) {
@@ -220,10 +245,7 @@ class arcface {
  private:
   std::span<const T> weights() const {
     if (weight_param_.valid()) return weight_param_.value();
-    if (weight_.empty()) {
-      throw config_error(at_field("arcface.weight"), "class weights were never provided",
-                         "declare_parameters() or bind_weights() before forward()");
-    }
+    require_weights_provided(!weight_.empty());
     return weight_;
   }
   std::span<T> weight_gradients() const {

@@ -65,7 +65,7 @@ class nt_xent {
   T forward(const input_type& z) {
     const std::size_t rows = z.shape()[0];
     const std::size_t dim = z.shape()[1];
-    resolve_identities(rows);
+    resolve_identities(identities_, rows, options_.pairing, ids_);
     loss_detail::require_finite(as_span(z), "nt_xent.embeddings");
     const T eps = static_cast<T>(options_.norm_eps);
     loss_detail::normalize_rows(z.data(), rows, dim, eps, z_hat_, norms_);
@@ -116,9 +116,7 @@ class nt_xent {
       total += row_loss_[i];
       pairs_ += row_pairs_[i];
     }
-    if (pairs_ == 0) {
-      throw data_error(at_field("nt_xent.identities"), "no two rows share an identity", "at least one positive pair");
-    }
+    require_positive_pairs(pairs_);
     return static_cast<T>(total / static_cast<accumulator_t<T>>(pairs_));
   }
 
@@ -136,30 +134,41 @@ class nt_xent {
                                          static_cast<T>(options_.norm_eps), grad.data(), options_.detach_norm);
   }
 
-  /// Number of ordered positive pairs of the last forward (fairseq's sample_size).
-  [[nodiscard]] std::size_t positive_pairs() const { return pairs_; }
-  [[nodiscard]] const nt_xent_options& options() const { return options_; }
-
- private:
-  void resolve_identities(std::size_t rows) {
-    if (!identities_.empty()) {
-      if (identities_.size() != rows) {
+  /// The identity of each of `rows` rows: `identities` when given (one per row), else the
+  /// pairing rule (rows must then be an even number >= 2). Shared by every backend.
+  static void resolve_identities(std::span<const std::int64_t> identities, std::size_t rows, nt_xent_pairing pairing,
+                                 std::vector<std::int64_t>& ids) {
+    if (!identities.empty()) {
+      if (identities.size() != rows) {
         throw shape_error(at_field("nt_xent.embeddings"), std::to_string(rows) + " rows",
-                          std::to_string(identities_.size()) + " (one per identity given)");
+                          std::to_string(identities.size()) + " (one per identity given)");
       }
-      ids_ = identities_;
+      ids.assign(identities.begin(), identities.end());
       return;
     }
     if (rows < 2 || rows % 2 != 0) {
       throw shape_error(at_field("nt_xent.embeddings"), "got " + std::to_string(rows) + " rows",
                         "an even number >= 2 of rows (two views per sample)");
     }
-    ids_.resize(rows);
+    ids.resize(rows);
     for (std::size_t i = 0; i < rows; ++i) {
-      ids_[i] = static_cast<std::int64_t>(options_.pairing == nt_xent_pairing::halves ? i % (rows / 2) : i / 2);
+      ids[i] = static_cast<std::int64_t>(pairing == nt_xent_pairing::halves ? i % (rows / 2) : i / 2);
     }
   }
 
+  /// Throws data_error when the rows have no positive pair (`pairs` ordered pairs). Shared by
+  /// every backend.
+  static void require_positive_pairs(std::size_t pairs) {
+    if (pairs == 0) {
+      throw data_error(at_field("nt_xent.identities"), "no two rows share an identity", "at least one positive pair");
+    }
+  }
+
+  /// Number of ordered positive pairs of the last forward (fairseq's sample_size).
+  [[nodiscard]] std::size_t positive_pairs() const { return pairs_; }
+  [[nodiscard]] const nt_xent_options& options() const { return options_; }
+
+ private:
   nt_xent_options options_;
   std::vector<std::int64_t> identities_, ids_;
   tensor<T, 2> z_hat_, dsim_, d_hat_;

@@ -17,8 +17,10 @@
 
 #include <cmath>
 #include <cstddef>
+#include <string>
 
 #include "../../core/config.hpp"
+#include "../../core/error.hpp"
 
 namespace ecgssl::cuda_detail::bce {
 
@@ -86,6 +88,15 @@ void accumulate_gradient(const Policy& policy, const T* s, const T* y, T scale, 
 template <class Policy, class T>
 std::size_t first_non_finite(const Policy& policy, const T* x, std::size_t n) {
   return static_cast<std::size_t>(thrust::find_if(policy, x, x + n, not_finite<T>{}) - x);
+}
+
+/// The host losses' loss_detail::require_finite on device values: data_error naming `field`
+/// and the flat index of the first NaN or infinite value of x[0, n).
+template <class Policy, class T>
+void require_finite(const Policy& policy, const T* x, std::size_t n, const char* field) {
+  if (const std::size_t bad = first_non_finite(policy, x, n); bad != n) {
+    throw data_error(at_field(field), "non-finite value at flat index " + std::to_string(bad), "finite inputs");
+  }
 }
 
 /// Number of entries equal to 1 (the reference's positive labels).
