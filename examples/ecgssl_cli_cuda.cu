@@ -17,6 +17,7 @@
 #include <ecgssl/cuda/span_mask_kernels.cuh>
 #include <ecgssl/cuda/training_backend.cuh>
 #include <ecgssl/cuda/wav2vec2_contrastive.cuh>
+#include <ecgssl/cli/bench.hpp>
 #include <ecgssl/cli/pretrain.hpp>
 
 namespace ecgssl::cli::detail {
@@ -24,6 +25,11 @@ namespace ecgssl::cli::detail {
 int pretrain_on_cuda(const pretrain_settings& s, const model::ecg_transformer_options& options,
                      const pipeline::wfdb_dataset& data, std::ostream& out) {
   return dispatch_pretraining<model::tiny_config<float, cuda>>(s, options, data, out);
+}
+
+bench_timings time_pretraining_on_cuda(const model::ecg_transformer_options& options, const data::batch& b,
+                                       std::int64_t steps) {
+  return time_pretraining<cuda>(options, b, steps);
 }
 
 }  // namespace ecgssl::cli::detail

@@ -6,6 +6,7 @@
 /// multiply-adds of the encoder, training = 3 x forward) and peak RSS.
 ///
 ///   ecgssl bench --config tiny|small|base|FILE.json [--batch-pairs P] [--steps N] [--threads T] [--json]
+///                [--device host|cuda]
 ///
 /// JSON keys: train_s_per_step, train_segments_per_s, train_gflop_per_s, infer_ms_per_segment_b1,
 /// infer_ms_per_segment_b32, peak_rss_mib, threads, config.
@@ -27,7 +28,9 @@
 #include "../optim/optimizer.hpp"
 #include "../pipeline/encoder_config.hpp"
 #include "../pipeline/pretrain_method.hpp"
+#include "../pipeline/training_backend.hpp"
 #include "detail/cli11_run.hpp"
+#include "detail/device_option.hpp"
 
 namespace ecgssl::cli {
 
@@ -58,6 +61,79 @@ inline double peak_rss_mib() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
 }
 
+/// What one bench measured.
+struct bench_timings {
+  double train_s_per_step = 0;
+  double infer_ms_b1 = 0, infer_ms_b32 = 0;  ///< per segment
+  std::size_t parameters = 0;
+};
+
+/// Times `steps` W2V+CMSC updates on batch `b` after one warm-up (training_backend: the host
+/// optimizer, or the device mirror and optimizer on cuda), then eval-mode encoder inference at
+/// batch 1 and 32. On cuda the input is uploaded before the clock starts, and the clock stops
+/// after the device has finished.
+template <class Backend>
+bench_timings time_pretraining(const model::ecg_transformer_options& options, const data::batch& b, std::int64_t steps) {
+  using cfg = model::tiny_config<float, Backend>;
+  using objective_t = pipeline::w2v_cmsc_objective<cfg>;
+  using clock = std::chrono::steady_clock;
+  bench_timings t;
+  {
+    objective_t objective(options);
+    parameter_store<float> store;
+    objective.encoder().declare_parameters(store);
+    store.allocate();
+    objective.encoder().initialize(random_stream(1, stream_id({static_cast<std::uint64_t>(rng_purpose::init)})));
+    pipeline::training_backend<adam, fixed_schedule, float, Backend> training(
+        store, adam{.beta1 = 0.9, .beta2 = 0.98, .eps = 1e-6, .weight_decay = 0.01}, fixed_schedule{.rate = 5e-5});
+    const auto update = [&](std::int64_t u) {
+      training.zero_grad();
+      const auto r = objective.accumulate(b, 1, static_cast<std::uint64_t>(u), u);
+      training.step(1.0 / r.sample_size);
+    };
+    update(0);  // warm-up: allocates every workspace
+    training.synchronize();
+    const auto t0 = clock::now();
+    for (std::int64_t u = 1; u <= steps; ++u) update(u);
+    training.synchronize();
+    t.train_s_per_step = std::chrono::duration<double>(clock::now() - t0).count() / static_cast<double>(steps);
+    t.parameters = store.size();
+  }
+  auto eval_options = options;
+  eval_options.pretraining_heads = false;
+  eval_options.apply_mask = false;
+  model::ecg_transformer<cfg> encoder(eval_options);
+  parameter_store<float> eval_store;
+  encoder.declare_parameters(eval_store);
+  eval_store.allocate();
+  encoder.initialize(random_stream(1, stream_id({static_cast<std::uint64_t>(rng_purpose::init)})));
+  encoder.set_training(false);
+  pipeline::inference_parameters<float, Backend> resident(eval_store);
+  const auto infer_ms = [&](std::size_t batch, int repeats) {
+    tensor<float, 3> x = tensor<float, 3>::from_shape({batch, options.in_channels, b.signals.shape()[2]});
+    std::copy_n(b.signals.data(), std::min(x.size(), b.signals.size()), x.data());
+    typename model::ecg_transformer<cfg>::input_type input;
+    nn::detail::assign_from_host(input, x);
+    encoder.forward(input);  // warm-up
+    resident.synchronize();
+    const auto start = clock::now();
+    for (int i = 0; i < repeats; ++i) encoder.forward(input);
+    resident.synchronize();
+    const double s = std::chrono::duration<double>(clock::now() - start).count();
+    return 1e3 * s / static_cast<double>(repeats) / static_cast<double>(batch);
+  };
+  t.infer_ms_b1 = infer_ms(1, 3);
+  t.infer_ms_b32 = infer_ms(32, 1);
+  return t;
+}
+
+#if defined(ECGSSL_CLI_WITH_CUDA)
+/// time_pretraining<cuda>, defined in the CUDA translation unit of the command
+/// (examples/ecgssl_cli_cuda.cu).
+bench_timings time_pretraining_on_cuda(const model::ecg_transformer_options& options, const data::batch& b,
+                                       std::int64_t steps);
+#endif
+
 }  // namespace detail
 
 /// Runs `bench` on `args` (the words after "bench"): 0 on success, 2 on a usage error.
@@ -73,10 +149,11 @@ inline int run_bench(const std::vector<std::string>& args, std::ostream& out, st
   app.add_option("--steps", steps, "timed updates after one warm-up")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "OpenMP threads (0 = default)")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_flag("--json", json, "one JSON object instead of text");
+  std::string device = "host";
+  detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
-    using cfg = model::tiny_config<float>;
-    using objective_t = pipeline::w2v_cmsc_objective<cfg>;
-    using clock = std::chrono::steady_clock;
+    const auto where = detail::parse_device(device, "bench", true);
+    (void)where;  // only a build with CUDA has a second device
     const auto options = pipeline::encoder_config::resolve(config);
     if (threads > 0) set_threads(threads);
     constexpr std::size_t length = 2500;
@@ -93,43 +170,12 @@ inline int run_bench(const std::vector<std::string>& args, std::ostream& out, st
       b.items[s] = s / 2;
     }
 
-    objective_t objective(options);
-    parameter_store<float> store;
-    objective.encoder().declare_parameters(store);
-    store.allocate();
-    objective.encoder().initialize(random_stream(1, stream_id({static_cast<std::uint64_t>(rng_purpose::init)})));
-    optimizer<adam, fixed_schedule, float> opt(
-        store, adam{.beta1 = 0.9, .beta2 = 0.98, .eps = 1e-6, .weight_decay = 0.01}, fixed_schedule{.rate = 5e-5});
-    const auto update = [&](std::int64_t u) {
-      store.zero_grad();
-      const auto r = objective.accumulate(b, 1, static_cast<std::uint64_t>(u), u);
-      opt.step(1.0 / r.sample_size);
-    };
-    update(0);  // warm-up: allocates every workspace
-    const auto t0 = clock::now();
-    for (std::int64_t u = 1; u <= steps; ++u) update(u);
-    const double train_s = std::chrono::duration<double>(clock::now() - t0).count() / static_cast<double>(steps);
-
-    auto eval_options = options;
-    eval_options.pretraining_heads = false;
-    eval_options.apply_mask = false;
-    model::ecg_transformer<cfg> encoder(eval_options);
-    parameter_store<float> eval_store;
-    encoder.declare_parameters(eval_store);
-    eval_store.allocate();
-    encoder.initialize(random_stream(1, stream_id({static_cast<std::uint64_t>(rng_purpose::init)})));
-    encoder.set_training(false);
-    const auto infer_ms = [&](std::size_t batch, int repeats) {
-      tensor<float, 3> x = tensor<float, 3>::from_shape({batch, options.in_channels, length});
-      std::copy_n(b.signals.data(), std::min(x.size(), b.signals.size()), x.data());
-      encoder.forward(x);  // warm-up
-      const auto start = clock::now();
-      for (int i = 0; i < repeats; ++i) encoder.forward(x);
-      const double s = std::chrono::duration<double>(clock::now() - start).count();
-      return 1e3 * s / static_cast<double>(repeats) / static_cast<double>(batch);
-    };
-    const double b1 = infer_ms(1, 3);
-    const double b32 = infer_ms(32, 1);
+    const detail::bench_timings timings =
+#if defined(ECGSSL_CLI_WITH_CUDA)
+        where == detail::compute_device::cuda ? detail::time_pretraining_on_cuda(options, b, steps) :
+#endif
+                                              detail::time_pretraining<host>(options, b, steps);
+    const double train_s = timings.train_s_per_step, b1 = timings.infer_ms_b1, b32 = timings.infer_ms_b32;
     const double forward = detail::encoder_forward_flops(options, length);
     const double train_gflops = 3.0 * forward * static_cast<double>(segments) / train_s / 1e9;
     const double rss = detail::peak_rss_mib();
@@ -137,6 +183,7 @@ inline int run_bench(const std::vector<std::string>& args, std::ostream& out, st
       nlohmann::json j;
       j["config"] = config;
       j["threads"] = max_threads();
+      j["device"] = device;
       j["batch_pairs"] = pairs;
       j["train_s_per_step"] = train_s;
       j["train_segments_per_s"] = static_cast<double>(segments) / train_s;
@@ -147,7 +194,8 @@ inline int run_bench(const std::vector<std::string>& args, std::ostream& out, st
       j["peak_rss_mib"] = rss;
       out << j.dump() << "\n";
     } else {
-      out << "bench: config " << config << ", " << store.size() << " parameters, " << max_threads() << " threads\n"
+      out << "bench: config " << config << ", " << timings.parameters << " parameters, " << max_threads()
+          << " threads, device " << device << "\n"
           << "  train: " << train_s << " s/step, " << static_cast<double>(segments) / train_s << " segments/s, "
           << train_gflops << " GFLOP/s (" << segments << " segments per step)\n"
           << "  inference: " << b1 << " ms/segment at batch 1, " << b32 << " ms/segment at batch 32 ("

@@ -10,6 +10,8 @@
 #include <utility>
 
 #include "../pipeline/training_backend.hpp"
+#include "cuda_check.cuh"
+#include "cuda_context.cuh"
 #include "device_optimizer.cuh"
 #include "device_parameters.cuh"
 
@@ -44,12 +46,25 @@ class training_backend<Update, Schedule, T, cuda> {
     parameters_->upload_values();
     device_optimizer_.upload_state(host_optimizer_);
   }
+  /// Waits for the work queued on the current stream (timing).
+  void synchronize() { ECGSSL_CUDA_CHECK(cudaStreamSynchronize(cuda_context::current().stream())); }
 
  private:
   parameter_store<T>* store_;
   host_optimizer_type host_optimizer_;
   std::unique_ptr<device_parameters<T>> parameters_;  // not movable; the store points at it
   device_optimizer<Update, Schedule, T> device_optimizer_;
+};
+
+template <class T>
+class inference_parameters<T, cuda> {
+ public:
+  /// Uploads the store's values; it is the store's device mirror while it lives.
+  explicit inference_parameters(parameter_store<T>& store) : parameters_(store) {}
+  void synchronize() { ECGSSL_CUDA_CHECK(cudaStreamSynchronize(cuda_context::current().stream())); }
+
+ private:
+  device_parameters<T> parameters_;
 };
 
 }  // namespace ecgssl::pipeline

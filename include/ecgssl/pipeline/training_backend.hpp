@@ -39,10 +39,24 @@ class training_backend<Update, Schedule, T, host> {
   host_optimizer_type& host_optimizer() { return optimizer_; }
   /// The store's values and the host optimizer were loaded: train from them.
   void loaded_on_host() {}
+  /// Waits until every queued computation has finished (for timing; the host never queues).
+  void synchronize() {}
 
  private:
   parameter_store<T>* store_;
   host_optimizer_type optimizer_;
+};
+
+/// A store's values where backend B computes, for inference without an optimizer (host: the
+/// store itself; cuda, <ecgssl/cuda/training_backend.cuh>: a device mirror uploaded once).
+template <class T, class Backend>
+class inference_parameters;
+
+template <class T>
+class inference_parameters<T, host> {
+ public:
+  explicit inference_parameters(parameter_store<T>&) {}
+  void synchronize() {}
 };
 
 }  // namespace ecgssl::pipeline
