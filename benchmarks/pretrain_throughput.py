@@ -14,6 +14,12 @@ table reports the fastest round of each (the machine is shared) and the ratio.
 
 Environment as in benchmarks/compare_pytorch.py: OMP_NUM_THREADS = --threads for both sides and
 the tuned allocator/OpenMP variables of spec section 11 unless --default-env.
+
+--device cuda runs both sides on the GPU (`ecgssl bench --device cuda`, from a build with CUDA;
+PyTorch with its model and data on the GPU, TF32 off as in ecgssl, synchronised before each clock
+reading), e.g.
+    /usr/bin/python3 benchmarks/pretrain_throughput.py --device cuda --ecgssl build/cuda/bin/ecgssl \
+        --configs base --pairs 16 --steps 10
 """
 import argparse
 import json
@@ -27,7 +33,7 @@ sys.path.insert(0, HERE)
 from compare_pytorch import environment  # noqa: E402  (the same variables for both programs)
 
 
-def pytorch_child(config, pairs, steps, threads):
+def pytorch_child(config, pairs, steps, threads, device="cpu"):
     """Runs in a child process; prints one JSON line with s/step."""
     import torch
     import torch.nn.functional as F
@@ -35,12 +41,14 @@ def pytorch_child(config, pairs, steps, threads):
     import torch_reference_encoder as ref
     torch.set_num_threads(threads)
     torch.manual_seed(1)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     o = getattr(ref, config)()
-    model = ref.ECGTransformer(o)
+    model = ref.ECGTransformer(o).to(device)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=5e-5, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.01)
     segments, samples = 2 * pairs, 2500
-    x = torch.randn(segments, o.in_channels, samples)
+    x = torch.randn(segments, o.in_channels, samples, device=device)
     frames = samples
     for _ in range(o.conv_layers):
         frames = (frames - o.conv_kernel) // o.conv_stride + 1
@@ -52,18 +60,19 @@ def pytorch_child(config, pairs, steps, threads):
         mask = torch.zeros(segments, frames, dtype=torch.bool)
         for s in range(segments):
             mask[s, torch.randperm(frames)[:masked]] = True
+        mask = mask.to(device)
         out = model(x, mask=mask, num_updates=step)
         pred = out["predictions"].view(segments, masked, -1)
         targ = out["targets"].view(segments, masked, -1)
-        idx = torch.randint(0, masked - 1, (segments, masked, negatives))
-        idx = idx + (idx >= torch.arange(masked)[None, :, None]).long()
+        idx = torch.randint(0, masked - 1, (segments, masked, negatives), device=device)
+        idx = idx + (idx >= torch.arange(masked, device=device)[None, :, None]).long()
         negs = torch.stack([targ[s][idx[s]] for s in range(segments)])
         cand = torch.cat([targ.unsqueeze(2), negs], dim=2)
         logits = torch.cosine_similarity(pred.unsqueeze(2), cand, dim=-1) / kappa
         same = (targ.unsqueeze(2) == negs).all(-1)
         logits[..., 1:] = logits[..., 1:].masked_fill(same, float("-inf"))
         w2v = F.cross_entropy(logits.reshape(-1, negatives + 1),
-                              torch.zeros(segments * masked, dtype=torch.long), reduction="sum")
+                              torch.zeros(segments * masked, dtype=torch.long, device=device), reduction="sum")
         gv = o.latent_groups * o.latent_vars
         diversity = (gv - out["prob_perplexity"]) / gv
         penalty = out["features"].pow(2).mean()
@@ -71,7 +80,7 @@ def pytorch_child(config, pairs, steps, threads):
         g = h.sum(dim=1) / (h != 0).sum(dim=1)
         g = g / torch.clamp(g.detach().norm(dim=1, keepdim=True), min=1e-8)
         lam = g[0::2] @ g[1::2].t() / 0.1
-        target = torch.arange(pairs)
+        target = torch.arange(pairs, device=device)
         cmsc = 0.5 * F.cross_entropy(lam, target) + 0.5 * F.cross_entropy(lam.t(), target)
         n_m = segments * masked
         loss = (w2v + n_m * (0.1 * diversity + 10.0 * penalty + cmsc)) / n_m
@@ -79,10 +88,16 @@ def pytorch_child(config, pairs, steps, threads):
         opt.step()
         return loss.item()
 
+    def synchronize():
+        if device != "cpu":
+            torch.cuda.synchronize()
+
     update(0)  # warm-up
+    synchronize()
     start = time.perf_counter()
     for s in range(1, steps + 1):
         update(s)
+    synchronize()
     seconds = (time.perf_counter() - start) / steps
     print(json.dumps({"train_s_per_step": seconds, "train_segments_per_s": segments / seconds,
                       "torch": torch.__version__}))
@@ -102,10 +117,11 @@ def main():
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--default-env", action="store_true")
+    p.add_argument("--device", choices=["host", "cuda"], default="host")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        pytorch_child(args.child, args.pairs, args.steps, args.threads)
+        pytorch_child(args.child, args.pairs, args.steps, args.threads, "cuda" if args.device == "cuda" else "cpu")
         return
     env = environment(args)
     rows = []
@@ -113,9 +129,11 @@ def main():
         ours, theirs = [], []
         for _ in range(args.rounds):
             ours.append(run_json([args.ecgssl, "bench", "--config", config, "--batch-pairs", str(args.pairs),
-                                  "--steps", str(args.steps), "--threads", str(args.threads), "--json"], env))
+                                  "--steps", str(args.steps), "--threads", str(args.threads), "--device", args.device,
+                                  "--json"], env))
             theirs.append(run_json([sys.executable, os.path.abspath(__file__), "--child", config, "--pairs",
-                                    str(args.pairs), "--steps", str(args.steps), "--threads", str(args.threads)], env))
+                                    str(args.pairs), "--steps", str(args.steps), "--threads", str(args.threads),
+                                    "--device", args.device], env))
         a = min(r["train_s_per_step"] for r in ours)
         b = min(r["train_s_per_step"] for r in theirs)
         segs = 2 * args.pairs
@@ -125,7 +143,7 @@ def main():
     print("| --- | --- | --- | --- |")
     for config, a, b, r in rows:
         print(f"| {config} | {a:.2f} | {b:.2f} | {r:.2f}x |")
-    print(f"\n{2 * args.pairs} segments per update ({args.pairs} CMSC pairs), {args.threads} threads, "
+    print(f"\n{2 * args.pairs} segments per update ({args.pairs} CMSC pairs), device {args.device}, {args.threads} threads, "
           f"fastest of {args.rounds} alternating rounds of {args.steps} timed updates after one warm-up.")
 
 
