@@ -149,27 +149,47 @@ TEST_CASE("conv1d gemm plans and gather col2im reproduce the host conv1d twin") 
   }
 }
 
-TEST_CASE("attention gemm plans with host softmax reproduce the naive attention reference") {
-  const std::int64_t B = 2, L = 6, D = 8, H = 2;
-  const auto q = random_values(B * L * D, 20, 2.0), k = random_values(B * L * D, 21, 2.0);
-  const auto v = random_values(B * L * D, 22), dctx = random_values(B * L * D, 23);
-  std::vector<std::uint8_t> pad(B * L, 0);
-  pad[1 * L + 5] = pad[1 * L + 4] = 1;
-  std::vector<double> drop(B * H * L * L);
-  const ecgssl::random_stream rng(1, 2);
-  for (std::size_t i = 0; i < drop.size(); ++i)
-    drop[i] = rng.uniform_float(i) >= 0.25f ? 1.0 / 0.75 : 0.0;
-  const auto ref = ecgssl_test::naive_attention(B, L, D, H, q, k, v, pad, drop, dctx);
+namespace {
 
+// The pointer arrays that fill_gemm_pointers writes, written here by its host half.
+std::vector<double*> pointer_arrays(const cd::gemm_pointer_pass<double>& pass) {
+  std::vector<double*> arrays(static_cast<std::size_t>(pass.entries));
+  for (std::int64_t e = 0; e < pass.entries; ++e)
+    arrays[std::size_t(e)] = cd::gemm_pointer_entry(pass, e);
+  return arrays;
+}
+
+// Job j of a pass as cuBLAS's pointer-array batched GEMM runs it (A, B, C arrays in a row).
+void run_job_on_host(const cd::gemm_pointer_pass<double>& pass, int j,
+                     const std::vector<double*>& arrays, double alpha, double beta) {
+  const auto& job = pass.jobs[j];
+  double* const* a = arrays.data() + job.first;
+  cd::run_pointers_on_host(job.plan, alpha, a, a + job.plan.batch, beta, a + 2 * job.plan.batch);
+}
+
+// The CUDA attention core's sequence (attention_kernels.cuh) with its kernels' host halves:
+// one pointer-array batched GEMM per product over all batch x heads pairs.
+ecgssl_test::attention_reference attention_by_plans(std::int64_t B, std::int64_t L, std::int64_t D,
+                                                    std::int64_t H, const std::vector<double>& q,
+                                                    const std::vector<double>& k,
+                                                    const std::vector<double>& v,
+                                                    const std::vector<std::uint8_t>& pad,
+                                                    const std::vector<double>* drop,
+                                                    const std::vector<double>& dctx) {
   const double scale = 1.0 / std::sqrt(double(D / H));
-  std::vector<double> probs(B * H * L * L), ctx(B * L * D), weighted(probs.size()),
-      grad(probs.size());
-  std::vector<double> dq(B * L * D, 0.0), dk(B * L * D, 0.0), dv(B * L * D, 0.0);
-  for (std::int64_t h = 0; h < H; ++h)
-    cd::run_on_host(cd::attention_scores_plan(B, L, D, H, h), scale, k.data(), q.data(), 0.0,
-                    probs.data());
+  ecgssl_test::attention_reference r;
+  r.probs.assign(std::size_t(B * H * L * L), 7.0);  // overwritten (beta 0)
+  r.ctx.assign(std::size_t(B * L * D), 7.0);
+  r.dq.assign(std::size_t(B * L * D), 0.0);
+  r.dk = r.dq, r.dv = r.dq;
+  std::vector<double> weighted(r.probs.size()), grad(r.probs.size(), 7.0);
+  const double* weights = drop != nullptr ? weighted.data() : r.probs.data();
+  const auto fwd = cd::attention_forward_pass(B, L, D, H, q.data(), k.data(), v.data(), weights,
+                                              r.probs.data(), r.ctx.data());
+  const auto fwd_arrays = pointer_arrays(fwd);
+  run_job_on_host(fwd, 0, fwd_arrays, scale, 0.0);
   for (std::int64_t row = 0; row < B * H * L; ++row) {  // what masked_softmax_rows does
-    double* p = probs.data() + row * L;
+    double* p = r.probs.data() + row * L;
     const std::int64_t b = row / (H * L);
     double mx = -1e300, sum = 0;
     for (std::int64_t j = 0; j < L; ++j) {
@@ -179,33 +199,119 @@ TEST_CASE("attention gemm plans with host softmax reproduce the naive attention 
     for (std::int64_t j = 0; j < L; ++j) sum += (p[j] = std::exp(p[j] - mx));
     for (std::int64_t j = 0; j < L; ++j) p[j] /= sum;
   }
-  for (std::size_t i = 0; i < probs.size(); ++i) weighted[i] = probs[i] * drop[i];
-  for (std::int64_t h = 0; h < H; ++h)
-    cd::run_on_host(cd::attention_context_plan(B, L, D, H, h), 1.0, v.data(), weighted.data(), 0.0,
-                    ctx.data());
-  for (std::int64_t h = 0; h < H; ++h) {
-    cd::run_on_host(cd::attention_weights_grad_plan(B, L, D, H, h), 1.0, v.data(), dctx.data(), 0.0,
-                    grad.data());
-    cd::run_on_host(cd::attention_value_grad_plan(B, L, D, H, h), 1.0, dctx.data(), weighted.data(),
-                    1.0, dv.data());
-  }
+  if (drop != nullptr)
+    for (std::size_t i = 0; i < r.probs.size(); ++i) weighted[i] = r.probs[i] * (*drop)[i];
+  run_job_on_host(fwd, 1, fwd_arrays, 1.0, 0.0);
+
+  const auto bwd =
+      cd::attention_backward_pass(B, L, D, H, q.data(), k.data(), v.data(), weights, dctx.data(),
+                                  grad.data(), r.dq.data(), r.dk.data(), r.dv.data());
+  const auto bwd_arrays = pointer_arrays(bwd);
+  run_job_on_host(bwd, 0, bwd_arrays, 1.0, 0.0);
+  run_job_on_host(bwd, 1, bwd_arrays, 1.0, 1.0);
   for (std::int64_t row = 0; row < B * H * L; ++row) {  // what softmax_backward_rows does
-    const double* p = probs.data() + row * L;
+    const double* p = r.probs.data() + row * L;
     double* g = grad.data() + row * L;
-    const double* s = drop.data() + row * L;
     double dot = 0;
-    for (std::int64_t j = 0; j < L; ++j) dot += (g[j] *= s[j]) * p[j];
+    for (std::int64_t j = 0; j < L; ++j) {
+      if (drop != nullptr) g[j] *= (*drop)[std::size_t(row * L + j)];
+      dot += g[j] * p[j];
+    }
     for (std::int64_t j = 0; j < L; ++j) g[j] = p[j] * (g[j] - dot) * scale;
   }
-  for (std::int64_t h = 0; h < H; ++h) {
-    cd::run_on_host(cd::attention_query_grad_plan(B, L, D, H, h), 1.0, k.data(), grad.data(), 1.0,
-                    dq.data());
-    cd::run_on_host(cd::attention_key_grad_plan(B, L, D, H, h), 1.0, q.data(), grad.data(), 1.0,
-                    dk.data());
+  run_job_on_host(bwd, 2, bwd_arrays, 1.0, 1.0);
+  run_job_on_host(bwd, 3, bwd_arrays, 1.0, 1.0);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("attention pointer arrays start every sample and head where the layout puts them") {
+  // q/k/v/ctx [B, T, D]: head h of sample b at b*T*D + h*dh; probs [B, H, T, T] at (b*H + h)*T*T.
+  const std::int64_t B = 3, L = 5, D = 12, H = 4, dh = 3;
+  std::vector<double> q(B * L * D), k(q.size()), v(q.size()), ctx(q.size()), dctx(q.size()),
+      dq(q.size()), dk(q.size()), dv(q.size()), probs(B * H * L * L), w(probs.size()),
+      grad(probs.size());
+  const auto fwd = cd::attention_forward_pass(B, L, D, H, q.data(), k.data(), v.data(), w.data(),
+                                              probs.data(), ctx.data());
+  const auto bwd =
+      cd::attention_backward_pass(B, L, D, H, q.data(), k.data(), v.data(), w.data(), dctx.data(),
+                                  grad.data(), dq.data(), dk.data(), dv.data());
+  REQUIRE(fwd.count == 2);
+  REQUIRE(bwd.count == 4);
+  CHECK(fwd.entries == 2 * 3 * B * H);
+  CHECK(bwd.entries == 4 * 3 * B * H);
+  const auto fa = pointer_arrays(fwd), ba = pointer_arrays(bwd);
+  const std::int64_t n = B * H;
+  for (std::int64_t b = 0; b < B; ++b) {
+    for (std::int64_t h = 0; h < H; ++h) {
+      const std::int64_t i = b * H + h, head = b * L * D + h * dh, prob = (b * H + h) * L * L;
+      // forward: scores (k, q -> probs), context (v, w -> ctx)
+      CHECK(fa[std::size_t(i)] == k.data() + head);
+      CHECK(fa[std::size_t(n + i)] == q.data() + head);
+      CHECK(fa[std::size_t(2 * n + i)] == probs.data() + prob);
+      CHECK(fa[std::size_t(3 * n + i)] == v.data() + head);
+      CHECK(fa[std::size_t(4 * n + i)] == w.data() + prob);
+      CHECK(fa[std::size_t(5 * n + i)] == ctx.data() + head);
+      // backward: (v, dctx -> grad), (dctx, w -> dv), (k, grad -> dq), (q, grad -> dk)
+      const double* expected[12] = {v.data(),  dctx.data(), grad.data(), dctx.data(),
+                                    w.data(),  dv.data(),   k.data(),    grad.data(),
+                                    dq.data(), q.data(),    grad.data(), dk.data()};
+      const bool is_prob[12] = {false, false, true,  false, true, false,
+                                false, true,  false, false, true, false};
+      for (int slot = 0; slot < 12; ++slot) {
+        CHECK(ba[std::size_t(slot * n + i)] == expected[slot] + (is_prob[slot] ? prob : head));
+      }
+    }
   }
-  CHECK(max_abs_difference(probs, ref.probs) < 1e-13);
-  CHECK(max_abs_difference(ctx, ref.ctx) < 1e-13);
-  CHECK(max_abs_difference(dv, ref.dv) < 1e-13);
-  CHECK(max_abs_difference(dq, ref.dq) < 1e-13);
-  CHECK(max_abs_difference(dk, ref.dk) < 1e-13);
+}
+
+TEST_CASE("attention gemm plans with host softmax reproduce the naive attention reference") {
+  struct shape {
+    std::int64_t B, L, D, H;
+    bool dropout;
+  };
+  for (const shape& s : {shape{2, 6, 8, 2, true}, shape{3, 5, 12, 3, false},
+                         shape{2, 4, 6, 1, true}, shape{1, 7, 16, 4, true}}) {
+    CAPTURE(s.B);
+    CAPTURE(s.H);
+    const std::int64_t B = s.B, L = s.L, D = s.D, H = s.H;
+    const auto q = random_values(B * L * D, 20, 2.0), k = random_values(B * L * D, 21, 2.0);
+    const auto v = random_values(B * L * D, 22), dctx = random_values(B * L * D, 23);
+    std::vector<std::uint8_t> pad(B * L, 0);
+    pad[std::size_t((B - 1) * L + L - 1)] = pad[std::size_t((B - 1) * L + L - 2)] = 1;
+    std::vector<double> drop(B * H * L * L, 1.0);
+    const ecgssl::random_stream rng(1, 2);
+    if (s.dropout)
+      for (std::size_t i = 0; i < drop.size(); ++i)
+        drop[i] = rng.uniform_float(i) >= 0.25f ? 1.0 / 0.75 : 0.0;
+    const auto ref = ecgssl_test::naive_attention(B, L, D, H, q, k, v, pad, drop, dctx);
+    const auto got =
+        attention_by_plans(B, L, D, H, q, k, v, pad, s.dropout ? &drop : nullptr, dctx);
+    CHECK(max_abs_difference(got.probs, ref.probs) < 1e-13);
+    CHECK(max_abs_difference(got.ctx, ref.ctx) < 1e-13);
+    CHECK(max_abs_difference(got.dv, ref.dv) < 1e-13);
+    CHECK(max_abs_difference(got.dq, ref.dq) < 1e-13);
+    CHECK(max_abs_difference(got.dk, ref.dk) < 1e-13);
+  }
+}
+
+TEST_CASE("two-level plans run from offsets equal the same plans run from pointer arrays") {
+  // run_on_host reads the plan's offsets and strides, the pointer path the filled arrays: the
+  // two must agree entry for entry (C starts non-zero so that beta 1 accumulates).
+  const std::int64_t B = 2, L = 5, D = 12, H = 3;
+  const auto q = random_values(B * L * D, 30), k = random_values(B * L * D, 31),
+             v = random_values(B * L * D, 32), w = random_values(B * H * L * L, 33);
+  const auto c0 = random_values(B * L * D, 34), p0 = random_values(B * H * L * L, 35);
+  std::vector<double> probs_a = p0, probs_b = p0, ctx_a = c0, ctx_b = c0;
+  const auto fwd = cd::attention_forward_pass(B, L, D, H, q.data(), k.data(), v.data(), w.data(),
+                                              probs_b.data(), ctx_b.data());
+  const auto arrays = pointer_arrays(fwd);
+  cd::run_on_host(fwd.jobs[0].plan, 0.5, k.data(), q.data(), 1.0, probs_a.data());
+  cd::run_on_host(fwd.jobs[1].plan, 1.5, v.data(), w.data(), 1.0, ctx_a.data());
+  run_job_on_host(fwd, 0, arrays, 0.5, 1.0);
+  run_job_on_host(fwd, 1, arrays, 1.5, 1.0);
+  CHECK(max_abs_difference(probs_a, probs_b) == 0.0);
+  CHECK(max_abs_difference(ctx_a, ctx_b) == 0.0);
+  CHECK(max_abs_difference(probs_a, p0) > 0.1);
 }
