@@ -11,6 +11,7 @@
 #                        installed, e.g. the packages' files unpacked under one folder
 #   ECGSSL_CUDA_ARCH     CMAKE_CUDA_ARCHITECTURES (default: the first device's, else 80;90)
 #   ECGSSL_GPU_BENCH     0 skips the benchmark
+#   ECGSSL_GPU_ISOLATED  1 also runs every test case in a process of its own after a clean run
 #   ECGSSL_GPU_PREBUILT  a folder holding an ecgssl_tests_gpu built elsewhere (same CUDA major
 #                        version): no configure or build, only the tests run (implies no benchmark)
 # Every step runs even when an earlier one failed; the exit status is the first failure's.
@@ -63,9 +64,11 @@ else
   gpu_tests=build/gpu-check/tests/cuda/ecgssl_tests_gpu
 fi
 step gpu_tests "$gpu_tests" --duration=true
-# A CUDA fault is sticky: it fails every later test in the same process. So each test case also
-# runs in a process of its own, and the first three failing ones once more under compute-sanitizer
-# (memcheck), which names the kernel and the bad address.
+whole_program=$?
+# A CUDA fault is sticky: it fails every later test in the same process. So when the whole
+# program failed, each test case runs again in a process of its own, and the first three failing
+# ones once more under compute-sanitizer (memcheck), which names the kernel and the bad address.
+# ECGSSL_GPU_ISOLATED=1 runs them isolated even after a clean whole-program run.
 isolated() {
   local failed=0 sanitized=0 name filter
   while IFS= read -r name; do
@@ -85,7 +88,9 @@ isolated() {
   done < <("$gpu_tests" --list-test-cases --no-version 2>/dev/null | grep -v '^\[doctest\]' | grep -v '^=*$' | sed 's/^ *//')
   return $failed
 }
-step gpu_tests_isolated isolated
+if [ $whole_program -ne 0 ] || [ "${ECGSSL_GPU_ISOLATED:-0}" = 1 ]; then
+  step gpu_tests_isolated isolated
+fi
 
 if [ "${ECGSSL_GPU_BENCH:-1}" != 0 ]; then
   py=${PYTHON:-python3}
