@@ -26,6 +26,40 @@ struct diversity_loss_options {
   std::size_t vars = 320;  ///< V (latent_vars)
 };
 
+namespace diversity_detail {
+/// From p̄ [G·V]: perplexity[g] = exp(-Σ_v p̄_gv log(p̄_gv + 1e-7)), total = Σ_g perplexity[g];
+/// returns L_d = (G·V - total) / (G·V). Shared by the host and cuda losses (p̄ is on the host).
+template <class T>
+T loss_from_mean(const std::vector<T>& mean, std::size_t g, std::size_t v, std::vector<T>& perplexity, T& total) {
+  perplexity.assign(g, T(0));
+  total = 0;
+  for (std::size_t gi = 0; gi < g; ++gi) {
+    accumulator_t<T> entropy = 0;
+    for (std::size_t i = 0; i < v; ++i) {
+      const T pm = mean[gi * v + i];
+      entropy -= pm * std::log(pm + T(1e-7));
+    }
+    perplexity[gi] = static_cast<T>(std::exp(entropy));
+    total += perplexity[gi];
+  }
+  const T gv = static_cast<T>(g * v);
+  return (gv - total) / gv;
+}
+
+/// a[g·V + v] = dL_d/dp̄_gv = perplexity[g] (log(p̄_gv + 1e-7) + p̄_gv/(p̄_gv + 1e-7)) / (G·V).
+template <class T>
+void mean_gradient(const std::vector<T>& mean, const std::vector<T>& perplexity, std::size_t g, std::size_t v,
+                   std::vector<T>& a) {
+  const T gv = static_cast<T>(g * v);
+  for (std::size_t gi = 0; gi < g; ++gi) {
+    for (std::size_t i = 0; i < v; ++i) {
+      const T pm = mean[gi * v + i];
+      a[gi * v + i] = perplexity[gi] * (std::log(pm + T(1e-7)) + pm / (pm + T(1e-7))) / gv;
+    }
+  }
+}
+}  // namespace diversity_detail
+
 /// logits: [positions, G·V] (the quantizer's weight_proj output at the masked frames).
 template <class T, class Backend = host>
 class diversity_loss {
@@ -82,21 +116,8 @@ class diversity_loss {
       for (std::size_t c = 0; c < chunks; ++c) sum += partial_[c * width + i];
       mean_[i] = static_cast<T>(sum / static_cast<accumulator_t<T>>(positions));
     }
-    perplexity_.assign(g, T(0));
-    T total = 0;
-    for (std::size_t gi = 0; gi < g; ++gi) {
-      accumulator_t<T> entropy = 0;
-      for (std::size_t i = 0; i < v; ++i) {
-        const T pm = mean_[gi * v + i];
-        entropy -= pm * std::log(pm + T(1e-7));
-      }
-      perplexity_[gi] = static_cast<T>(std::exp(entropy));
-      total += perplexity_[gi];
-    }
-    prob_perplexity_ = total;
     positions_ = positions;
-    const T gv = static_cast<T>(g * v);
-    return (gv - total) / gv;
+    return diversity_detail::loss_from_mean(mean_, g, v, perplexity_, prob_perplexity_);
   }
 
   /// grad: [positions, G·V] += upstream·dL/dlogits =
@@ -106,13 +127,7 @@ class diversity_loss {
     const std::size_t v = options_.vars;
     require_shape(grad.shape(), probs_.shape(), "diversity_loss.grad");
     std::vector<T> a(g * v);
-    const T gv = static_cast<T>(g * v);
-    for (std::size_t gi = 0; gi < g; ++gi) {
-      for (std::size_t i = 0; i < v; ++i) {
-        const T pm = mean_[gi * v + i];
-        a[gi * v + i] = perplexity_[gi] * (std::log(pm + T(1e-7)) + pm / (pm + T(1e-7))) / gv;
-      }
-    }
+    diversity_detail::mean_gradient(mean_, perplexity_, g, v, a);
     const T scale = upstream / static_cast<T>(positions_);
     parallel_for(static_cast<std::int64_t>(positions_ * g), [&](std::int64_t ri) {
       const auto r = static_cast<std::size_t>(ri);
