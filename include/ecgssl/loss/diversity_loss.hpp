@@ -5,6 +5,7 @@
 /// softmax(logits_g) at temperature 1, with its gradient w.r.t. the quantizer logits.
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +28,24 @@ struct diversity_loss_options {
 };
 
 namespace diversity_detail {
+/// The options, or config_error for zero groups or vars.
+inline diversity_loss_options validated(const diversity_loss_options& options) {
+  if (options.groups == 0 || options.vars == 0) {
+    throw config_error(at_field("diversity_loss.groups/vars"), "zero groups or vars", ">= 1 each");
+  }
+  return options;
+}
+
+/// The number of positions of logits of shape [positions >= 1, G·V], else shape_error.
+inline std::size_t checked_positions(const std::array<std::size_t, 2>& shape, const diversity_loss_options& o) {
+  const std::size_t gv = o.groups * o.vars;
+  if (shape[1] != gv || shape[0] == 0) {
+    throw shape_error(at_field("diversity_loss.logits"), "got shape " + shape_string(shape),
+                      "[positions >= 1, " + std::to_string(gv) + "] (G·V)");
+  }
+  return shape[0];
+}
+
 /// From p̄ [G·V]: perplexity[g] = exp(-Σ_v p̄_gv log(p̄_gv + 1e-7)), total = Σ_g perplexity[g];
 /// returns L_d = (G·V - total) / (G·V). Shared by the host and cuda losses (p̄ is on the host).
 template <class T>
@@ -70,20 +89,13 @@ class diversity_loss {
   using backend_type = Backend;
   using input_type = tensor<T, 2>;
 
-  explicit diversity_loss(diversity_loss_options options = {}) : options_(options) {
-    if (options.groups == 0 || options.vars == 0) {
-      throw config_error(at_field("diversity_loss.groups/vars"), "zero groups or vars", ">= 1 each");
-    }
-  }
+  explicit diversity_loss(diversity_loss_options options = {})
+      : options_(diversity_detail::validated(options)) {}
 
   T forward(const input_type& logits) {
     const std::size_t g = options_.groups;
     const std::size_t v = options_.vars;
-    const std::size_t positions = logits.shape()[0];
-    if (logits.shape()[1] != g * v || positions == 0) {
-      throw shape_error(at_field("diversity_loss.logits"), "got shape " + shape_string(logits.shape()),
-                        "[positions >= 1, " + std::to_string(g * v) + "] (G·V)");
-    }
+    const std::size_t positions = diversity_detail::checked_positions(logits.shape(), options_);
     loss_detail::require_finite(as_span(logits), "diversity_loss.logits");
     probs_.resize(logits.shape());
     parallel_for(static_cast<std::int64_t>(positions * g), [&](std::int64_t ri) {

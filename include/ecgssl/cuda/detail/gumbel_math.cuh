@@ -5,8 +5,9 @@
 /// per (position, group) row, per (group, code) column or per output element), and the host test
 /// tests/cuda/test_gumbel_math.cpp runs the same functions in the kernels' decomposition against
 /// the host quantizer, on machines without a GPU. Every function does its arithmetic in the host
-/// twin's order (implementation<gumbel_quantizer_op, host>), so on the host the replay is
-/// bit-identical to it; the device differs only where its exp or a fused multiply-add does.
+/// twin's order (implementation<gumbel_quantizer_op, host>, whose row softmax and argmax it
+/// shares), so on the host the replay is bit-identical to it; the device differs only where its
+/// exp or a fused multiply-add does.
 ///
 /// Layouts (row-major): logits, probs, soft, noise: [N, G, V]; codes: [N, G]; vars: [G, V, d];
 /// q, dq: [N, G*d]; statistics: [2, G, V] (prob sums, then code counts).
@@ -17,6 +18,7 @@
 
 #include "../../core/config.hpp"
 #include "../../core/philox.hpp"
+#include "../../nn/detail/gumbel_quantizer_kernels.hpp"
 
 namespace ecgssl::cuda_detail::gumbel {
 
@@ -28,33 +30,8 @@ struct dims {
   ECGSSL_HOST_DEVICE std::size_t vq_dim() const { return groups * width; }
 };
 
-ECGSSL_HOST_DEVICE inline float exp_of(float x) { return expf(x); }
-ECGSSL_HOST_DEVICE inline double exp_of(double x) { return exp(x); }
-
-/// out = softmax(in * scale) over n entries (in and out may alias), as the host: running max
-/// of the scaled inputs, exponentials summed in order, then divided.
-template <class T>
-ECGSSL_HOST_DEVICE void softmax(const T* in, T* out, std::size_t n, T scale) {
-  T mx = -INFINITY;
-  for (std::size_t v = 0; v < n; ++v) {
-    const T x = in[v] * scale;
-    mx = mx < x ? x : mx;  // std::max(mx, x)
-  }
-  T sum = 0;
-  for (std::size_t v = 0; v < n; ++v) {
-    out[v] = exp_of(in[v] * scale - mx);
-    sum += out[v];
-  }
-  for (std::size_t v = 0; v < n; ++v) out[v] /= sum;
-}
-
-/// First index of the largest of x[0, n).
-template <class T>
-ECGSSL_HOST_DEVICE std::size_t argmax(const T* x, std::size_t n) {
-  std::size_t best = 0;
-  for (std::size_t v = 1; v < n; ++v) best = x[v] > x[best] ? v : best;
-  return best;
-}
+using nn::detail::gumbel_argmax;
+using nn::detail::gumbel_softmax_row;
 
 /// Forward of row r = n*G + g: probs = softmax(logits) (tau 1), hard = argmax(logits); when
 /// noisy, soft = softmax((logits + gumbel) / tau) and code = argmax(logits + gumbel), the noise
@@ -66,8 +43,8 @@ ECGSSL_HOST_DEVICE void select_row(const dims& d, std::size_t r, const T* logits
                                    std::int64_t* hard, std::int64_t* codes) {
   const std::size_t v_count = d.codes;
   const T* l = logits + r * v_count;
-  softmax(l, probs + r * v_count, v_count, T(1));
-  const std::size_t best = argmax(l, v_count);
+  gumbel_softmax_row(l, probs + r * v_count, v_count, T(1));
+  const std::size_t best = gumbel_argmax(l, v_count);
   hard[r] = static_cast<std::int64_t>(best);
   if (!noisy) {
     codes[r] = static_cast<std::int64_t>(best);
@@ -79,8 +56,8 @@ ECGSSL_HOST_DEVICE void select_row(const dims& d, std::size_t r, const T* logits
     const T g = noise != nullptr ? noise[base + v] : static_cast<T>(rng.gumbel(base + v));
     s[v] = l[v] + g;
   }
-  codes[r] = static_cast<std::int64_t>(argmax(s, v_count));
-  softmax(s, s, v_count, inv_tau);
+  codes[r] = static_cast<std::int64_t>(gumbel_argmax(s, v_count));
+  gumbel_softmax_row(s, s, v_count, inv_tau);
 }
 
 /// Column c = g*V + v of the statistics: the sum over positions, in position order and in
@@ -138,25 +115,10 @@ ECGSSL_HOST_DEVICE void logits_gradient_row(const dims& d, std::size_t r, const 
   T* dl = dlogits + r * v_count;
   for (std::size_t v = 0; v < v_count; ++v) dl[v] = T(0);
   if (through_codes) {
-    const T* s = soft + r * v_count;
-    const T* dqg = dq + n * d.vq_dim() + g * d.width;
-    T dot = 0;
-    for (std::size_t v = 0; v < v_count; ++v) {
-      const T* code = vars + (g * v_count + v) * d.width;
-      T e = 0;
-      for (std::size_t c = 0; c < d.width; ++c) e += dqg[c] * code[c];
-      dl[v] = e;
-      dot += e * s[v];
-    }
-    for (std::size_t v = 0; v < v_count; ++v) dl[v] = s[v] * (dl[v] - dot) * inv_tau;
+    nn::detail::gumbel_straight_through_row(dq + n * d.vq_dim() + g * d.width, vars + g * v_count * d.width,
+                                            soft + r * v_count, inv_tau, dl, v_count, d.width);
   }
-  if (dpbar != nullptr) {
-    const T* p = probs + r * v_count;
-    const T* dp = dpbar + g * v_count;
-    T dot = 0;
-    for (std::size_t v = 0; v < v_count; ++v) dot += dp[v] * p[v];
-    for (std::size_t v = 0; v < v_count; ++v) dl[v] += p[v] * (dp[v] - dot);
-  }
+  if (dpbar != nullptr) nn::detail::gumbel_probs_gradient_row(probs + r * v_count, dpbar + g * v_count, dl, v_count);
 }
 
 // ---- diversity_loss<T, cuda> (spec §4.2): logits, probs, grad: [positions, G·V].
@@ -164,7 +126,7 @@ ECGSSL_HOST_DEVICE void logits_gradient_row(const dims& d, std::size_t r, const 
 /// Row r (= position*G + g) of probs = softmax(logits) over its V entries.
 template <class T>
 ECGSSL_HOST_DEVICE void diversity_softmax_row(std::size_t r, std::size_t v_count, const T* logits, T* probs) {
-  softmax(logits + r * v_count, probs + r * v_count, v_count, T(1));
+  gumbel_softmax_row(logits + r * v_count, probs + r * v_count, v_count, T(1));
 }
 
 /// p̄ entry c of [G·V]: the mean over positions of probs[:, c], summed in position order in double.

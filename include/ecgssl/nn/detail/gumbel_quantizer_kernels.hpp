@@ -12,15 +12,69 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 
 #include "../../core/backend.hpp"
+#include "../../core/config.hpp"
 #include "../../core/philox.hpp"
 #include "../../core/threading.hpp"
 
 namespace ecgssl::nn::detail {
 /// Operation tag of the Gumbel quantizer's math after weight_proj.
 struct gumbel_quantizer_op {};
+
+// Row helpers shared with the device twin (cuda/detail/gumbel_math.cuh), host and device.
+ECGSSL_HOST_DEVICE inline float gumbel_exp(float x) { return ::expf(x); }
+ECGSSL_HOST_DEVICE inline double gumbel_exp(double x) { return ::exp(x); }
+
+/// out = softmax(in * scale) over n entries (in and out may alias): running max of the scaled
+/// inputs, exponentials summed in order, then divided.
+template <class T>
+ECGSSL_HOST_DEVICE void gumbel_softmax_row(const T* in, T* out, std::size_t n, T scale) {
+  T mx = -INFINITY;
+  for (std::size_t v = 0; v < n; ++v) {
+    const T x = in[v] * scale;
+    mx = mx < x ? x : mx;  // std::max(mx, x)
+  }
+  T sum = 0;
+  for (std::size_t v = 0; v < n; ++v) {
+    out[v] = gumbel_exp(in[v] * scale - mx);
+    sum += out[v];
+  }
+  for (std::size_t v = 0; v < n; ++v) out[v] /= sum;
+}
+
+/// First index of the largest of x[0, n).
+template <class T>
+ECGSSL_HOST_DEVICE std::size_t gumbel_argmax(const T* x, std::size_t n) {
+  std::size_t best = 0;
+  for (std::size_t v = 1; v < n; ++v) best = x[v] > x[best] ? v : best;
+  return best;
+}
+
+/// Straight-through gradient of one (position, group) row: d onehot_v = dq_g . code_v (codes
+/// [V, d] of the group), back through soft = softmax((l + gumbel) / tau); written into dl.
+template <class T>
+ECGSSL_HOST_DEVICE void gumbel_straight_through_row(const T* dqg, const T* codes, const T* soft, T inv_tau, T* dl,
+                                                    std::size_t v_count, std::size_t d) {
+  T dot = 0;
+  for (std::size_t v = 0; v < v_count; ++v) {
+    const T* code = codes + v * d;
+    T e = 0;
+    for (std::size_t c = 0; c < d; ++c) e += dqg[c] * code[c];
+    dl[v] = e;
+    dot += e * soft[v];
+  }
+  for (std::size_t v = 0; v < v_count; ++v) dl[v] = soft[v] * (dl[v] - dot) * inv_tau;
+}
+
+/// dl += the gradient dp (w.r.t. the group's mean probabilities, already over N) back through
+/// p = softmax(l) of one row.
+template <class T>
+ECGSSL_HOST_DEVICE void gumbel_probs_gradient_row(const T* p, const T* dp, T* dl, std::size_t v_count) {
+  T dot = 0;
+  for (std::size_t v = 0; v < v_count; ++v) dot += dp[v] * p[v];
+  for (std::size_t v = 0; v < v_count; ++v) dl[v] += p[v] * (dp[v] - dot);
+}
 }  // namespace ecgssl::nn::detail
 
 namespace ecgssl {
@@ -38,9 +92,8 @@ struct implementation<nn::detail::gumbel_quantizer_op, host> {
       const auto ng = static_cast<std::size_t>(ng64);
       const T* l = logits + ng * v_count;
       T* p = probs + ng * v_count;
-      softmax(l, p, v_count, T(1));
-      std::size_t best = 0;
-      for (std::size_t v = 1; v < v_count; ++v) best = l[v] > l[best] ? v : best;
+      nn::detail::gumbel_softmax_row(l, p, v_count, T(1));
+      const std::size_t best = nn::detail::gumbel_argmax(l, v_count);
       hard[ng] = static_cast<std::int64_t>(best);
       if (noisy) {
         T* s = soft + ng * v_count;
@@ -49,9 +102,8 @@ struct implementation<nn::detail::gumbel_quantizer_op, host> {
           const T gumbel = noise != nullptr ? noise[base + v] : static_cast<T>(rng->gumbel(base + v));
           s[v] = l[v] + gumbel;
         }
-        std::size_t k = 0;
-        for (std::size_t v = 1; v < v_count; ++v) k = s[v] > s[k] ? v : k;
-        softmax(s, s, v_count, inv_tau);
+        const std::size_t k = nn::detail::gumbel_argmax(s, v_count);
+        nn::detail::gumbel_softmax_row(s, s, v_count, inv_tau);
         codes[ng] = static_cast<std::int64_t>(k);
       } else {
         codes[ng] = static_cast<std::int64_t>(best);
@@ -117,40 +169,11 @@ struct implementation<nn::detail::gumbel_quantizer_op, host> {
       T* dl = dlogits + ng * v_count;
       std::fill(dl, dl + v_count, T(0));
       if (through_codes) {
-        const T* s = soft + ng * v_count;
-        const T* dqg = dq + i * g_count * d + g * d;
-        T dot = 0;
-        for (std::size_t v = 0; v < v_count; ++v) {
-          const T* code = vars + (g * v_count + v) * d;
-          T e = 0;
-          for (std::size_t c = 0; c < d; ++c) e += dqg[c] * code[c];
-          dl[v] = e;
-          dot += e * s[v];
-        }
-        for (std::size_t v = 0; v < v_count; ++v) dl[v] = s[v] * (dl[v] - dot) * inv_tau;
+        nn::detail::gumbel_straight_through_row(dq + i * g_count * d + g * d, vars + g * v_count * d,
+                                                soft + ng * v_count, inv_tau, dl, v_count, d);
       }
-      if (dpbar != nullptr) {
-        const T* p = probs + ng * v_count;
-        const T* dp = dpbar + g * v_count;
-        T dot = 0;
-        for (std::size_t v = 0; v < v_count; ++v) dot += dp[v] * p[v];
-        for (std::size_t v = 0; v < v_count; ++v) dl[v] += p[v] * (dp[v] - dot);
-      }
+      if (dpbar != nullptr) nn::detail::gumbel_probs_gradient_row(probs + ng * v_count, dpbar + g * v_count, dl, v_count);
     });
-  }
-
- private:
-  // out = softmax(in * scale); in and out may alias.
-  template <class T>
-  static void softmax(const T* in, T* out, std::size_t n, T scale) {
-    T mx = -std::numeric_limits<T>::infinity();
-    for (std::size_t v = 0; v < n; ++v) mx = std::max(mx, in[v] * scale);
-    T sum = 0;
-    for (std::size_t v = 0; v < n; ++v) {
-      out[v] = std::exp(in[v] * scale - mx);
-      sum += out[v];
-    }
-    for (std::size_t v = 0; v < n; ++v) out[v] /= sum;
   }
 };
 
