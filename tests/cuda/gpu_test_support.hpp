@@ -8,11 +8,13 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <type_traits>
 #include <vector>
 
 #include <doctest/doctest.h>
 
+#include <ecgssl/core/parameter_store.hpp>
 #include <ecgssl/core/philox.hpp>
 #include <ecgssl/core/tensor.hpp>
 
@@ -56,6 +58,23 @@ double relative_difference(const T* device, const T* host, std::size_t n, double
     mag = std::max(mag, std::abs(static_cast<double>(host[i])));
   }
   return diff / mag;
+}
+
+/// Declares the host layer's and the device layer's parameters under `prefix` in their own
+/// stores, allocates both and fills them with the same values, uniform in [-scale, scale).
+template <class T, class HostLayer, class DeviceLayer>
+void declare_twins(HostLayer& host, DeviceLayer& device, ecgssl::parameter_store<T>& host_store,
+                   ecgssl::parameter_store<T>& device_store, const std::string& prefix, std::uint64_t seed,
+                   double scale = 1.0) {
+  host.declare_parameters(host_store, prefix);
+  device.declare_parameters(device_store, prefix);
+  host_store.allocate();
+  device_store.allocate();
+  REQUIRE(host_store.size() == device_store.size());
+  const auto init = random_values(seed, host_store.size(), 1, scale);
+  for (std::size_t i = 0; i < host_store.size(); ++i) {
+    host_store.values()[i] = device_store.values()[i] = static_cast<T>(init[i]);
+  }
 }
 
 template <class T>

@@ -15,6 +15,10 @@
 #include <ecgssl/cuda/device_buffer.cuh>
 #include <ecgssl/cuda/device_parameters.cuh>
 #include <ecgssl/cuda/device_tensor.cuh>
+#include <ecgssl/cuda/detail/gumbel_math.cuh>
+#include <ecgssl/cuda/diversity_loss.cuh>
+#include <ecgssl/cuda/feature_penalty.cuh>
+#include <ecgssl/cuda/gumbel_quantizer_kernels.cuh>
 #include <ecgssl/cuda/elementwise_kernels.cuh>
 #include <ecgssl/cuda/flat_ops.cuh>
 #include <ecgssl/cuda/flat_updates.cuh>

@@ -5,6 +5,7 @@
 /// softmax(logits_g) at temperature 1, with its gradient w.r.t. the quantizer logits.
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +27,58 @@ struct diversity_loss_options {
   std::size_t vars = 320;  ///< V (latent_vars)
 };
 
+namespace diversity_detail {
+/// The options, or config_error for zero groups or vars.
+inline diversity_loss_options validated(const diversity_loss_options& options) {
+  if (options.groups == 0 || options.vars == 0) {
+    throw config_error(at_field("diversity_loss.groups/vars"), "zero groups or vars", ">= 1 each");
+  }
+  return options;
+}
+
+/// The number of positions of logits of shape [positions >= 1, G·V], else shape_error.
+inline std::size_t checked_positions(const std::array<std::size_t, 2>& shape, const diversity_loss_options& o) {
+  const std::size_t gv = o.groups * o.vars;
+  if (shape[1] != gv || shape[0] == 0) {
+    throw shape_error(at_field("diversity_loss.logits"), "got shape " + shape_string(shape),
+                      "[positions >= 1, " + std::to_string(gv) + "] (G·V)");
+  }
+  return shape[0];
+}
+
+/// From p̄ [G·V]: perplexity[g] = exp(-Σ_v p̄_gv log(p̄_gv + 1e-7)), total = Σ_g perplexity[g];
+/// returns L_d = (G·V - total) / (G·V). Shared by the host and cuda losses (p̄ is on the host).
+template <class T>
+T loss_from_mean(const std::vector<T>& mean, std::size_t g, std::size_t v, std::vector<T>& perplexity, T& total) {
+  perplexity.assign(g, T(0));
+  total = 0;
+  for (std::size_t gi = 0; gi < g; ++gi) {
+    accumulator_t<T> entropy = 0;
+    for (std::size_t i = 0; i < v; ++i) {
+      const T pm = mean[gi * v + i];
+      entropy -= pm * std::log(pm + T(1e-7));
+    }
+    perplexity[gi] = static_cast<T>(std::exp(entropy));
+    total += perplexity[gi];
+  }
+  const T gv = static_cast<T>(g * v);
+  return (gv - total) / gv;
+}
+
+/// a[g·V + v] = dL_d/dp̄_gv = perplexity[g] (log(p̄_gv + 1e-7) + p̄_gv/(p̄_gv + 1e-7)) / (G·V).
+template <class T>
+void mean_gradient(const std::vector<T>& mean, const std::vector<T>& perplexity, std::size_t g, std::size_t v,
+                   std::vector<T>& a) {
+  const T gv = static_cast<T>(g * v);
+  for (std::size_t gi = 0; gi < g; ++gi) {
+    for (std::size_t i = 0; i < v; ++i) {
+      const T pm = mean[gi * v + i];
+      a[gi * v + i] = perplexity[gi] * (std::log(pm + T(1e-7)) + pm / (pm + T(1e-7))) / gv;
+    }
+  }
+}
+}  // namespace diversity_detail
+
 /// logits: [positions, G·V] (the quantizer's weight_proj output at the masked frames).
 template <class T, class Backend = host>
 class diversity_loss {
@@ -36,20 +89,13 @@ class diversity_loss {
   using backend_type = Backend;
   using input_type = tensor<T, 2>;
 
-  explicit diversity_loss(diversity_loss_options options = {}) : options_(options) {
-    if (options.groups == 0 || options.vars == 0) {
-      throw config_error(at_field("diversity_loss.groups/vars"), "zero groups or vars", ">= 1 each");
-    }
-  }
+  explicit diversity_loss(diversity_loss_options options = {})
+      : options_(diversity_detail::validated(options)) {}
 
   T forward(const input_type& logits) {
     const std::size_t g = options_.groups;
     const std::size_t v = options_.vars;
-    const std::size_t positions = logits.shape()[0];
-    if (logits.shape()[1] != g * v || positions == 0) {
-      throw shape_error(at_field("diversity_loss.logits"), "got shape " + shape_string(logits.shape()),
-                        "[positions >= 1, " + std::to_string(g * v) + "] (G·V)");
-    }
+    const std::size_t positions = diversity_detail::checked_positions(logits.shape(), options_);
     loss_detail::require_finite(as_span(logits), "diversity_loss.logits");
     probs_.resize(logits.shape());
     parallel_for(static_cast<std::int64_t>(positions * g), [&](std::int64_t ri) {
@@ -82,21 +128,8 @@ class diversity_loss {
       for (std::size_t c = 0; c < chunks; ++c) sum += partial_[c * width + i];
       mean_[i] = static_cast<T>(sum / static_cast<accumulator_t<T>>(positions));
     }
-    perplexity_.assign(g, T(0));
-    T total = 0;
-    for (std::size_t gi = 0; gi < g; ++gi) {
-      accumulator_t<T> entropy = 0;
-      for (std::size_t i = 0; i < v; ++i) {
-        const T pm = mean_[gi * v + i];
-        entropy -= pm * std::log(pm + T(1e-7));
-      }
-      perplexity_[gi] = static_cast<T>(std::exp(entropy));
-      total += perplexity_[gi];
-    }
-    prob_perplexity_ = total;
     positions_ = positions;
-    const T gv = static_cast<T>(g * v);
-    return (gv - total) / gv;
+    return diversity_detail::loss_from_mean(mean_, g, v, perplexity_, prob_perplexity_);
   }
 
   /// grad: [positions, G·V] += upstream·dL/dlogits =
@@ -106,13 +139,7 @@ class diversity_loss {
     const std::size_t v = options_.vars;
     require_shape(grad.shape(), probs_.shape(), "diversity_loss.grad");
     std::vector<T> a(g * v);
-    const T gv = static_cast<T>(g * v);
-    for (std::size_t gi = 0; gi < g; ++gi) {
-      for (std::size_t i = 0; i < v; ++i) {
-        const T pm = mean_[gi * v + i];
-        a[gi * v + i] = perplexity_[gi] * (std::log(pm + T(1e-7)) + pm / (pm + T(1e-7))) / gv;
-      }
-    }
+    diversity_detail::mean_gradient(mean_, perplexity_, g, v, a);
     const T scale = upstream / static_cast<T>(positions_);
     parallel_for(static_cast<std::int64_t>(positions_ * g), [&](std::int64_t ri) {
       const auto r = static_cast<std::size_t>(ri);

@@ -10,6 +10,10 @@
 ///   prob_perplexity = sum_g exp(-sum_v pbar_gv log(pbar_gv + 1e-7)), pbar = mean over positions
 ///   of softmax(logits_g) (no noise, tau 1); code_perplexity the same with argmax one-hots.
 /// The diversity loss uses prob_perplexity, so backward also takes its gradient.
+/// Backend-generic: on cuda the input, output and logits are device tensors and the per-row
+/// math runs in implementation<gumbel_quantizer_op, cuda> (cuda/gumbel_quantizer_kernels.cuh);
+/// the perplexities, the temperature and codes() stay on the host (each forward downloads the
+/// [2, G, V] column sums and the [N, G] codes: one small synchronisation).
 
 #include <algorithm>
 #include <cmath>
@@ -17,16 +21,20 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../core/backend_tensor.hpp"
 #include "../core/error.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/philox.hpp"
 #include "../core/tensor.hpp"
 #include "../core/threading.hpp"
 #include "detail/common.hpp"
+#include "detail/gumbel_quantizer_kernels.hpp"
 #include "linear.hpp"
 
 namespace ecgssl::nn {
@@ -48,8 +56,8 @@ class gumbel_quantizer {
  public:
   using scalar_type = T;
   using backend_type = Backend;
-  using input_type = tensor<T, 2>;
-  using output_type = tensor<T, 2>;
+  using input_type = backend_tensor_t<T, 2, Backend>;  // host: tensor; cuda: device_tensor
+  using output_type = backend_tensor_t<T, 2, Backend>;
 
   explicit gumbel_quantizer(gumbel_quantizer_options options = {})
       : options_(validated(options)),
@@ -66,7 +74,7 @@ class gumbel_quantizer {
     vars_ = store.add(prefix + "vars", {1, gv, options_.vq_dim / options_.groups});
     proj_.declare_parameters(store, prefix + "weight_proj.");
   }
-  /// Spec §3.10: vars ~ U[0, 1), weight_proj N(0, 1), bias 0.
+  /// Spec §3.10: vars ~ U[0, 1), weight_proj N(0, 1), bias 0 (on the host store).
   void initialize(const random_stream& rng) {
     auto v = vars_.value();
     for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<T>(rng.uniform(i));
@@ -80,12 +88,15 @@ class gumbel_quantizer {
                             options_.min_temp);
   }
   [[nodiscard]] double temperature() const { return temperature_; }
-  /// The stream the next training forward draws its Gumbel noise from (draw n*G*V + j).
+  /// The stream the next training forward draws its Gumbel noise from (draw n*G*V + j; on cuda
+  /// the device draws the same Philox numbers).
   void set_random_stream(const random_stream& rng) { rng_ = rng; }
-  /// Uses explicit Gumbel noise [N, G*V] instead of drawing it, until clear_noise().
+  /// Uses explicit Gumbel noise [N, G*V] (a host tensor; uploaded on cuda) instead of drawing
+  /// it, until clear_noise().
   void set_gumbel_noise(const tensor<T, 2>& noise) {
     noise_ = noise;
     use_injected_ = true;
+    noise_uploaded_ = false;
   }
   void clear_noise() { use_injected_ = false; }
 
@@ -95,69 +106,52 @@ class gumbel_quantizer {
     const auto g_count = options_.groups;
     const auto v_count = options_.codes;
     const auto d = options_.vq_dim / g_count;
+    const auto gv = g_count * v_count;
     if (n == 0) {
       throw shape_error(at_field("gumbel_quantizer.input"), "no positions to quantize", "N > 0 rows");
     }
-    proj_.forward(x, logits_);
-    rows_ = n;
-    codes_.resize(n * g_count);
-    probs_.resize(n * g_count * v_count);
     const bool noisy = training_;
     if (noisy) {
-      soft_.resize(n * g_count * v_count);
       if (use_injected_) {
-        require_shape(noise_.shape(), std::array<std::size_t, 2>{n, g_count * v_count}, "gumbel_quantizer.noise");
+        require_shape(noise_.shape(), std::array<std::size_t, 2>{n, gv}, "gumbel_quantizer.noise");
       } else if (!rng_) {
         throw config_error(at_field("gumbel_quantizer"), "training forward without a random stream",
                            "set_random_stream() before forward in training mode");
       }
     }
+    proj_.forward(x, logits_);
+    rows_ = n;
+    codes_.resize(n * g_count);
+    hard_.resize(n * g_count);
+    probs_.resize(n * gv);
+    if (noisy) soft_.resize(n * gv);
+    stats_.resize(2 * gv);
     const T inv_tau = static_cast<T>(1.0 / temperature_);
-    std::vector<std::int64_t> hard_codes(n * g_count);
-    parallel_for(static_cast<std::int64_t>(n * g_count), [&](std::int64_t ng64) {
-      const auto ng = static_cast<std::size_t>(ng64);
-      const T* l = logits_.data() + ng * v_count;
-      T* p = probs_.data() + ng * v_count;
-      softmax(l, p, v_count, T(1), nullptr);
-      std::size_t best = 0;
-      for (std::size_t v = 1; v < v_count; ++v) best = l[v] > l[best] ? v : best;
-      hard_codes[ng] = static_cast<std::int64_t>(best);
-      if (noisy) {
-        T* s = soft_.data() + ng * v_count;
-        const std::size_t base = ng * v_count;  // = n * G*V + g*V + v
-        for (std::size_t v = 0; v < v_count; ++v) {
-          const T gumbel = use_injected_ ? noise_.data()[base + v] : static_cast<T>(rng_->gumbel(base + v));
-          s[v] = l[v] + gumbel;
-        }
-        std::size_t k = 0;
-        for (std::size_t v = 1; v < v_count; ++v) k = s[v] > s[k] ? v : k;
-        softmax(s, s, v_count, inv_tau, nullptr);
-        codes_[ng] = static_cast<std::int64_t>(k);
-      } else {
-        codes_[ng] = static_cast<std::int64_t>(best);
-      }
-    });
-    // perplexities over all positions, summed in position order (deterministic)
+    const T* noise = noisy && use_injected_ ? noise_where_computed() : nullptr;
+    kernels::select(logits_.data(), noise, rng_ ? &*rng_ : nullptr, noisy, inv_tau, probs_.data(), soft_.data(),
+                    hard_.data(), codes_.data(), n, g_count, v_count);
+    kernels::statistics(probs_.data(), hard_.data(), stats_.data(), n, g_count, v_count);
+    const double* stats = stats_.data();
+    if constexpr (!std::is_same_v<Backend, host>) {  // the one synchronisation of the forward
+      stats_host_.resize(2 * gv);
+      stats_.copy_to_host(std::span<double>(stats_host_));
+      host_codes_.resize(n * g_count);
+      codes_.copy_to_host(std::span<std::int64_t>(host_codes_));
+      stats = stats_host_.data();
+    }
+    // perplexities from the column sums (taken over positions in position order)
     prob_perplexity_ = 0;
     code_perplexity_ = 0;
-    mean_probs_.assign(g_count * v_count, 0.0);
+    mean_probs_.assign(gv, 0.0);
     group_perplexity_.assign(g_count, 0.0);
-    std::vector<double> code_counts(g_count * v_count, 0.0);
-    for (std::size_t i = 0; i < n; ++i) {
-      for (std::size_t g = 0; g < g_count; ++g) {
-        const T* p = probs_.data() + (i * g_count + g) * v_count;
-        for (std::size_t v = 0; v < v_count; ++v) mean_probs_[g * v_count + v] += p[v];
-        code_counts[g * v_count + static_cast<std::size_t>(hard_codes[i * g_count + g])] += 1.0;
-      }
-    }
     for (std::size_t g = 0; g < g_count; ++g) {
       double h_prob = 0;
       double h_code = 0;
       for (std::size_t v = 0; v < v_count; ++v) {
         auto& pbar = mean_probs_[g * v_count + v];
-        pbar /= static_cast<double>(n);
+        pbar = stats[g * v_count + v] / static_cast<double>(n);
         h_prob -= pbar * std::log(pbar + 1e-7);
-        const double c = code_counts[g * v_count + v] / static_cast<double>(n);
+        const double c = stats[gv + g * v_count + v] / static_cast<double>(n);
         h_code -= c * std::log(c + 1e-7);
       }
       group_perplexity_[g] = std::exp(h_prob);
@@ -166,15 +160,7 @@ class gumbel_quantizer {
     }
     // q = concat over groups of the selected codes
     detail::ensure_shape(q, std::array<std::size_t, 2>{n, options_.vq_dim});
-    const T* vars = vars_.value().data();
-    parallel_for(static_cast<std::int64_t>(n), [&](std::int64_t i64) {
-      const auto i = static_cast<std::size_t>(i64);
-      for (std::size_t g = 0; g < g_count; ++g) {
-        const auto k = static_cast<std::size_t>(codes_[i * g_count + g]);
-        const T* code = vars + (g * v_count + k) * d;
-        std::copy(code, code + d, q.data() + i * options_.vq_dim + g * d);
-      }
-    });
+    kernels::lookup(codes_.data(), detail::values_of<Backend>(vars_), q.data(), n, g_count, v_count, d);
   }
 
   /// Accumulates dx and the parameter gradients for dq (no perplexity gradient).
@@ -189,66 +175,46 @@ class gumbel_quantizer {
     const auto d = options_.vq_dim / g_count;
     require_shape(dq.shape(), std::array<std::size_t, 2>{n, options_.vq_dim}, "gumbel_quantizer.output_grad");
     // vars: the forward weights are one-hot, so each position adds dq to its selected codes.
-    T* dvars = vars_.grad().data();
-    for (std::size_t i = 0; i < n; ++i) {  // serial: codes repeat across positions
-      for (std::size_t g = 0; g < g_count; ++g) {
-        const auto k = static_cast<std::size_t>(codes_[i * g_count + g]);
-        const T* src = dq.data() + i * options_.vq_dim + g * d;
-        T* dst = dvars + (g * v_count + k) * d;
-        for (std::size_t c = 0; c < d; ++c) dst[c] += src[c];
-      }
-    }
-    detail::zero_like(dlogits_, logits_.shape());
-    const T* vars = vars_.value().data();
-    const bool through_codes = training_;
-    const T inv_tau = static_cast<T>(1.0 / temperature_);
-    std::vector<T> dpbar(g_count * v_count, T(0));
+    kernels::vars_backward(dq.data(), codes_.data(), detail::grads_of<Backend>(vars_), n, g_count, v_count, d);
+    detail::ensure_shape(dlogits_, logits_.shape());
+    const T* dpbar = nullptr;
     if (d_prob_perplexity != T(0)) {
+      dpbar_host_.resize(g_count * v_count);
       for (std::size_t g = 0; g < g_count; ++g) {
         for (std::size_t v = 0; v < v_count; ++v) {
           const double pbar = mean_probs_[g * v_count + v];
           const double dh = -(std::log(pbar + 1e-7) + pbar / (pbar + 1e-7));
-          dpbar[g * v_count + v] = static_cast<T>(static_cast<double>(d_prob_perplexity) *
-                                                  group_perplexity_[g] * dh / static_cast<double>(n));
+          dpbar_host_[g * v_count + v] = static_cast<T>(static_cast<double>(d_prob_perplexity) *
+                                                        group_perplexity_[g] * dh / static_cast<double>(n));
         }
+      }
+      if constexpr (std::is_same_v<Backend, host>) {
+        dpbar = dpbar_host_.data();
+      } else {
+        dpbar_.resize(dpbar_host_.size());
+        dpbar_.copy_from_host(std::span<const T>(dpbar_host_));
+        dpbar = dpbar_.data();
       }
     }
-    parallel_for(static_cast<std::int64_t>(n * g_count), [&](std::int64_t ng64) {
-      const auto ng = static_cast<std::size_t>(ng64);
-      const std::size_t i = ng / g_count;
-      const std::size_t g = ng % g_count;
-      T* dl = dlogits_.data() + ng * v_count;
-      if (through_codes) {
-        // d onehot_v = dq_g . vars[g*V + v]; back through softmax((l + gumbel) / tau)
-        const T* s = soft_.data() + ng * v_count;
-        const T* dqg = dq.data() + i * options_.vq_dim + g * d;
-        T dot = 0;
-        for (std::size_t v = 0; v < v_count; ++v) {
-          const T* code = vars + (g * v_count + v) * d;
-          T e = 0;
-          for (std::size_t c = 0; c < d; ++c) e += dqg[c] * code[c];
-          dl[v] = e;
-          dot += e * s[v];
-        }
-        for (std::size_t v = 0; v < v_count; ++v) dl[v] = s[v] * (dl[v] - dot) * inv_tau;
-      }
-      if (d_prob_perplexity != T(0)) {
-        const T* p = probs_.data() + ng * v_count;
-        const T* dp = dpbar.data() + g * v_count;
-        T dot = 0;
-        for (std::size_t v = 0; v < v_count; ++v) dot += dp[v] * p[v];
-        for (std::size_t v = 0; v < v_count; ++v) dl[v] += p[v] * (dp[v] - dot);
-      }
-    });
+    kernels::logits_backward(dq.data(), detail::values_of<Backend>(vars_), soft_.data(), probs_.data(), dpbar,
+                             training_, static_cast<T>(1.0 / temperature_), dlogits_.data(), n, g_count, v_count,
+                             d);
     proj_.backward(dlogits_, dx);
   }
 
   [[nodiscard]] double prob_perplexity() const { return prob_perplexity_; }
   [[nodiscard]] double code_perplexity() const { return code_perplexity_; }
-  /// Selected code per position and group of the last forward, [N * G] (index within the group).
-  [[nodiscard]] const std::vector<std::int64_t>& codes() const { return codes_; }
-  /// Logits of the last forward, [N, G*V].
-  [[nodiscard]] const tensor<T, 2>& logits() const { return logits_; }
+  /// Selected code per position and group of the last forward, [N * G] (index within the group),
+  /// on the host on every backend.
+  [[nodiscard]] const std::vector<std::int64_t>& codes() const {
+    if constexpr (std::is_same_v<Backend, host>) {
+      return codes_;
+    } else {
+      return host_codes_;
+    }
+  }
+  /// Logits of the last forward, [N, G*V] (where the backend keeps them).
+  [[nodiscard]] const backend_tensor_t<T, 2, Backend>& logits() const { return logits_; }
 
  private:
   static gumbel_quantizer_options validated(const gumbel_quantizer_options& o) {
@@ -266,17 +232,6 @@ class gumbel_quantizer {
     }
     return o;
   }
-  // out = softmax(in * scale); in and out may alias.
-  static void softmax(const T* in, T* out, std::size_t n, T scale, T*) {
-    T mx = -std::numeric_limits<T>::infinity();
-    for (std::size_t v = 0; v < n; ++v) mx = std::max(mx, in[v] * scale);
-    T sum = 0;
-    for (std::size_t v = 0; v < n; ++v) {
-      out[v] = std::exp(in[v] * scale - mx);
-      sum += out[v];
-    }
-    for (std::size_t v = 0; v < n; ++v) out[v] /= sum;
-  }
 
   gumbel_quantizer_options options_;
   linear<T, Backend, 2> proj_;
@@ -286,14 +241,37 @@ class gumbel_quantizer {
   double temperature_ = 2.0;
   std::optional<random_stream> rng_;
   tensor<T, 2> noise_;
-  tensor<T, 2> logits_, dlogits_;
+  backend_array_t<T, Backend> device_noise_;  // cuda: noise_ uploaded by the first forward using it
+  bool noise_uploaded_ = false;
+  backend_tensor_t<T, 2, Backend> logits_, dlogits_;
   std::size_t rows_ = 0;
-  std::vector<std::int64_t> codes_;
-  std::vector<T> probs_, soft_;
+  backend_array_t<std::int64_t, Backend> codes_, hard_;  // [N, G]
+  backend_array_t<T, Backend> probs_, soft_;             // [N, G, V]
+  backend_array_t<double, Backend> stats_;               // [2, G, V]
+  backend_array_t<T, Backend> dpbar_;                    // cuda: [G, V] uploaded by backward
+  std::vector<std::int64_t> host_codes_;                 // cuda: codes_ downloaded
+  std::vector<double> stats_host_;                       // cuda: stats_ downloaded
+  std::vector<T> dpbar_host_;
   std::vector<double> mean_probs_;
   std::vector<double> group_perplexity_;
   double prob_perplexity_ = 0;
   double code_perplexity_ = 0;
+
+  using kernels = implementation_t<detail::gumbel_quantizer_op, Backend>;
+
+  // The injected noise where the kernels run: the host tensor, or its device copy.
+  const T* noise_where_computed() {
+    if constexpr (std::is_same_v<Backend, host>) {
+      return noise_.data();
+    } else {
+      if (!noise_uploaded_) {
+        device_noise_.resize(noise_.size());
+        device_noise_.copy_from_host(std::span<const T>(noise_.data(), noise_.size()));
+        noise_uploaded_ = true;
+      }
+      return device_noise_.data();
+    }
+  }
 };
 
 }  // namespace ecgssl::nn
