@@ -43,9 +43,9 @@
 
 namespace {
 
-using ecgssl::cuda;
+
 using ecgssl::device_tensor;
-using ecgssl::host;
+
 using ecgssl::tensor;
 using gpu_test::relative_difference;
 
@@ -98,8 +98,8 @@ void check_store_gradients(const ecgssl::parameter_store<T>& host_store, const e
 
 TEST_CASE("ecg_transformer on cuda: forward outputs and every parameter gradient match the host") {
   using T = double;
-  ecgssl::model::ecg_transformer<config<T, host>> host_model;
-  ecgssl::model::ecg_transformer<config<T, cuda>> device_model;
+  ecgssl::model::ecg_transformer<config<T, ecgssl::host>> host_model;
+  ecgssl::model::ecg_transformer<config<T, ecgssl::cuda>> device_model;
   ecgssl::parameter_store<T> host_store, device_store;
   host_model.declare_parameters(host_store);
   device_model.declare_parameters(device_store);
@@ -138,13 +138,13 @@ TEST_CASE("ecg_transformer on cuda: forward outputs and every parameter gradient
   CHECK(d.temperature == h.temperature);
 
   // every output gradient non-zero, the perplexity's too
-  ecgssl::model::ecg_transformer<config<T, host>>::gradients hg;
+  ecgssl::model::ecg_transformer<config<T, ecgssl::host>>::gradients hg;
   hg.predictions = gpu_test::random_tensor<T, 2>(17, {h.predictions.shape()[0], h.predictions.shape()[1]}, 2);
   hg.targets = gpu_test::random_tensor<T, 2>(17, {h.targets.shape()[0], h.targets.shape()[1]}, 3);
   hg.features = gpu_test::random_tensor<T, 3>(17, {h.features.shape()[0], h.features.shape()[1], h.features.shape()[2]}, 4);
   hg.encoded = gpu_test::random_tensor<T, 3>(17, {h.encoded.shape()[0], h.encoded.shape()[1], h.encoded.shape()[2]}, 5);
   hg.prob_perplexity = T(-0.3);
-  ecgssl::model::ecg_transformer<config<T, cuda>>::gradients dg;
+  ecgssl::model::ecg_transformer<config<T, ecgssl::cuda>>::gradients dg;
   dg.predictions.copy_from_host(hg.predictions);
   dg.targets.copy_from_host(hg.targets);
   dg.features.copy_from_host(hg.features);
@@ -226,8 +226,8 @@ std::vector<double> pretrain_losses(std::vector<double>& final_values, std::vect
 TEST_CASE("W2V+CMSC+RLM pre-training on cuda: four updates match the host run") {
   std::vector<double> host_values, device_values;
   std::vector<std::vector<double>> host_terms, device_terms;
-  const auto host_losses = pretrain_losses<host>(host_values, host_terms);
-  const auto device_losses = pretrain_losses<cuda>(device_values, device_terms);
+  const auto host_losses = pretrain_losses<ecgssl::host>(host_values, host_terms);
+  const auto device_losses = pretrain_losses<ecgssl::cuda>(device_values, device_terms);
   REQUIRE(host_losses.size() == 4);
   REQUIRE(device_losses.size() == 4);
   for (std::size_t i = 0; i < 4; ++i) {
