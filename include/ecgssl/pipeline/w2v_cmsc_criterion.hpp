@@ -34,7 +34,8 @@ class w2v_cmsc_criterion {
 
   explicit w2v_cmsc_criterion(double diversity_weight = 0.1, double feature_penalty_weight = 10.0,
                               std::uint64_t seed = 0)
-      : diversity_weight_(diversity_weight), feature_penalty_weight_(feature_penalty_weight), loss_(make_options(feature_penalty_weight, seed)) {}
+      : diversity_weight_(diversity_weight), feature_penalty_weight_(feature_penalty_weight), seed_(seed),
+        loss_(make_options()) {}
 
   static model::ecg_transformer_options adapt(model::ecg_transformer_options o) {
     o.apply_mask = true;
@@ -42,7 +43,17 @@ class w2v_cmsc_criterion {
     return o;
   }
   /// Keys the negative sampling (spec §4.1) by the run's seed.
-  void set_seed(std::uint64_t seed) { loss_ = loss_type(make_options(feature_penalty_weight_, seed)); }
+  void set_seed(std::uint64_t seed) {
+    seed_ = seed;
+    loss_ = loss_type(make_options());
+  }
+  /// How a negative equal to its positive is recognised (spec §4.1, §11; default by_value, as the
+  /// reference). by_value depends on rounding, so two backends (or thread counts) can disagree
+  /// on a pair of targets equal in exact arithmetic; `keep` masks none.
+  void set_identical_negatives(identical_negatives mode) {
+    identical_ = mode;
+    loss_ = loss_type(make_options());
+  }
   static std::string name() { return WithCmsc ? "w2v_cmsc" : "w2v"; }
 
   template <class Encoder>
@@ -106,13 +117,14 @@ class w2v_cmsc_criterion {
   using loss_type = combined_loss<T, Backend>;
   using encoder_input_type = backend_tensor_t<T, 3, Backend>;
 
-  static combined_loss_options make_options(double feature_penalty_weight, std::uint64_t seed) {
+  combined_loss_options make_options() const {
     combined_loss_options o;
     o.diversity_weight = 0.0;  // applied through prob_perplexity (see the file comment)
-    o.feature_penalty_weight = feature_penalty_weight;
+    o.feature_penalty_weight = feature_penalty_weight_;
     o.cmsc_weight = WithCmsc ? 1.0 : 0.0;
     o.normalize_by_sample_size = false;  // the trainer divides by Σ N_m (spec §4.4)
-    o.contrastive.seed = seed;
+    o.contrastive.seed = seed_;
+    o.contrastive.identical = identical_;
     return o;
   }
   // The batch (float, host) as the encoder's input: itself, converted to T, and/or uploaded.
@@ -134,6 +146,8 @@ class w2v_cmsc_criterion {
 
   double diversity_weight_;
   double feature_penalty_weight_;
+  std::uint64_t seed_;
+  identical_negatives identical_ = identical_negatives::by_value;
   loss_type loss_;
   combined_input<T, Backend> in_, grad_;
   std::vector<std::int64_t> ids_, parts_;
