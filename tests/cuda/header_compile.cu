@@ -7,6 +7,7 @@
 #include <ecgssl/cuda/detail/cmsc_math.cuh>
 #include <ecgssl/cuda/detail/nt_xent_math.cuh>
 #include <ecgssl/cuda/detail/wav2vec2_math.cuh>
+#include <ecgssl/cuda/training_backend.cuh>
 #include <ecgssl/cuda/wav2vec2_contrastive.cuh>
 #include <ecgssl/cuda/conv1d_kernels.cuh>
 #include <ecgssl/cuda/cuda_check.cuh>
