@@ -2,7 +2,9 @@
 // command when the project is built with CUDA (examples/CMakeLists.txt defines
 // ECGSSL_CLI_WITH_CUDA for both translation units). Only what runs on the GPU is here, so the
 // slow CUDA compile stays small; everything else is the host-compiled ecgssl_cli.cpp.
+#include <ecgssl/cuda/arcface.cuh>
 #include <ecgssl/cuda/attention_kernels.cuh>
+#include <ecgssl/cuda/bce_with_logits.cuh>
 #include <ecgssl/cuda/cmsc_loss.cuh>
 #include <ecgssl/cuda/conv1d_kernels.cuh>
 #include <ecgssl/cuda/device_tensor.cuh>
@@ -18,6 +20,9 @@
 #include <ecgssl/cuda/training_backend.cuh>
 #include <ecgssl/cuda/wav2vec2_contrastive.cuh>
 #include <ecgssl/cli/bench.hpp>
+#include <ecgssl/cli/embed.hpp>
+#include <ecgssl/cli/evaluate.hpp>
+#include <ecgssl/cli/finetune.hpp>
 #include <ecgssl/cli/pretrain.hpp>
 
 namespace ecgssl::cli::detail {
@@ -30,6 +35,19 @@ int pretrain_on_cuda(const pretrain_settings& s, const model::ecg_transformer_op
 bench_timings time_pretraining_on_cuda(const model::ecg_transformer_options& options, const data::batch& b,
                                        std::int64_t steps) {
   return time_pretraining<cuda>(options, b, steps);
+}
+
+int finetune_on_cuda(const finetune_job& job, std::ostream& out) { return fine_tune<cuda>(job, out); }
+
+std::vector<pipeline::lead_set_evaluation> evaluate_on_cuda(const io::checkpoint& ck,
+                                                            const pipeline::finetune_checkpoint_info& info,
+                                                            const pipeline::segment_set& part,
+                                                            const std::vector<std::string>& sets) {
+  return evaluate_checkpoint<cuda>(ck, info, part, sets);
+}
+
+segment_pooler segment_pooler_on_cuda(const std::string& checkpoint, const std::optional<std::string>& config) {
+  return make_segment_pooler<cuda>(checkpoint, config);
 }
 
 }  // namespace ecgssl::cli::detail

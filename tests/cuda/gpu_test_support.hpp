@@ -17,6 +17,7 @@
 #include <ecgssl/core/parameter_store.hpp>
 #include <ecgssl/core/philox.hpp>
 #include <ecgssl/core/tensor.hpp>
+#include <ecgssl/model/configs.hpp>
 
 namespace gpu_test {
 
@@ -80,6 +81,23 @@ void declare_twins(HostLayer& host, DeviceLayer& device, ecgssl::parameter_store
 template <class T>
 constexpr double tol(double for_float, double for_double) {
   return std::is_same_v<T, float> ? for_float : for_double;
+}
+
+/// A smaller tiny encoder (fast on both backends) with every part the paper's model has:
+/// embed_dim != conv_dim, so post_extract_proj is used. Masking and heads as in tiny_config
+/// (off); the pre-training tests switch them on.
+inline ecgssl::model::ecg_transformer_options small_encoder_options() {
+  auto o = ecgssl::model::tiny_config<double>::options();
+  o.conv_dim = 32;
+  o.embed_dim = 48;
+  o.final_dim = 16;
+  o.layers = 2;
+  o.heads = 4;
+  o.ffn_dim = 64;
+  o.latent_vars = 24;
+  o.pos_kernel = 16;
+  o.pos_groups = 4;
+  return o;
 }
 
 }  // namespace gpu_test

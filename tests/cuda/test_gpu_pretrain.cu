@@ -49,18 +49,9 @@ using ecgssl::device_tensor;
 using ecgssl::tensor;
 using gpu_test::relative_difference;
 
-// A smaller tiny encoder (fast on both backends) with every part the paper's model has.
+// The small encoder of the GPU tests, with the pre-training masking and heads.
 ecgssl::model::ecg_transformer_options small_options() {
-  auto o = ecgssl::model::tiny_config<double>::options();
-  o.conv_dim = 32;
-  o.embed_dim = 48;  // != conv_dim: post_extract_proj is used
-  o.final_dim = 16;
-  o.layers = 2;
-  o.heads = 4;
-  o.ffn_dim = 64;
-  o.latent_vars = 24;
-  o.pos_kernel = 16;
-  o.pos_groups = 4;
+  auto o = gpu_test::small_encoder_options();
   o.apply_mask = true;
   o.pretraining_heads = true;
   return o;

@@ -10,22 +10,29 @@
 ///                --out FILE.csv|FILE.npy RECORD...
 ///
 /// CSV: `record,segment,e0,...,e{D-1}` (segment is "all" with --pool record). NPY: float32
-/// [rows, D] in the same row order. Written atomically.
+/// [rows, D] in the same row order. Written atomically. `--device cuda` (an ecgssl built with
+/// CUDA) encodes on the GPU.
 
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "../core/backend_tensor.hpp"
 #include "../core/threading.hpp"
 #include "../io/atomic_file.hpp"
 #include "../io/lead_names.hpp"
 #include "../io/lead_set.hpp"
 #include "../loss/detail/nonzero_mean_pool.hpp"
+#include "../nn/detail/common.hpp"
 #include "../pipeline/pretrained_encoder.hpp"
+#include "../pipeline/training_backend.hpp"
 #include "../pipeline/wfdb_dataset.hpp"
 #include "detail/cli11_run.hpp"
 #include "detail/device_option.hpp"
@@ -51,6 +58,48 @@ inline std::string npy_bytes(const std::vector<float>& values, std::size_t rows,
   return out;
 }
 
+/// Pools each 5 s segment of a batch [segments, 12, 2500] into its embedding [segments, D]
+/// (non-zero mean over the encoded frames, as the reference).
+using segment_pooler = std::function<void(const tensor<float, 3>& batch, tensor<float, 2>& pooled)>;
+
+/// A pre-trained encoder in evaluation mode on `Backend` with its parameters there.
+template <class Backend>
+class segment_embedder {
+ public:
+  segment_embedder(const std::string& checkpoint, const std::optional<std::string>& config)
+      : model_(checkpoint, config), parameters_(model_.parameters()) {}
+
+  void pool(const tensor<float, 3>& batch, tensor<float, 2>& pooled) {
+    // Attention mixes nothing across segments here (time attention), so one forward per record.
+    if constexpr (std::is_same_v<Backend, host>) {
+      loss_detail::nonzero_mean_pool(model_.encoder().forward(batch).encoded, pooled, counts_);
+    } else {
+      nn::detail::assign_from_host(input_, batch);
+      model_.encoder().forward(input_).encoded.copy_to_host(encoded_);
+      loss_detail::nonzero_mean_pool(encoded_, pooled, counts_);
+    }
+  }
+
+ private:
+  using config_type = model::tiny_config<float, Backend>;
+  pipeline::pretrained_encoder<config_type> model_;
+  pipeline::inference_parameters<float, Backend> parameters_;
+  backend_tensor_t<float, 3, Backend> input_;  // cuda: the uploaded batch
+  tensor<float, 3> encoded_;                    // cuda: the encoder output, downloaded
+  tensor<float, 2> counts_;
+};
+
+template <class Backend>
+segment_pooler make_segment_pooler(const std::string& checkpoint, const std::optional<std::string>& config) {
+  auto embedder = std::make_shared<segment_embedder<Backend>>(checkpoint, config);
+  return [embedder](const tensor<float, 3>& batch, tensor<float, 2>& pooled) { embedder->pool(batch, pooled); };
+}
+
+#if defined(ECGSSL_CLI_WITH_CUDA)
+/// make_segment_pooler<cuda>, defined in the CUDA translation unit of the command.
+segment_pooler segment_pooler_on_cuda(const std::string& checkpoint, const std::optional<std::string>& config);
+#endif
+
 }  // namespace detail
 
 /// Runs `embed` on `args` (the words after "embed"): 0 on success, 2 on a usage error, 1 when
@@ -70,20 +119,27 @@ inline int run_embed(const std::vector<std::string>& args, std::ostream& out, st
   std::string device = "host";
   detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
-    detail::parse_device(device, "embed");  // host is the only pipeline so far
+    const auto where = detail::parse_device(device, "embed", true);
     const bool npy = output.size() >= 4 && output.compare(output.size() - 4, 4, ".npy") == 0;
     const bool csv = output.size() >= 4 && output.compare(output.size() - 4, 4, ".csv") == 0;
     if (!npy && !csv) throw config_error(at_field("--out"), "'" + output + "'", "a file name ending in .csv or .npy");
     if (threads > 0) set_threads(threads);
     const io::lead_set kept = io::lead_set::parse(leads, at_field("--leads"));
-    pipeline::pretrained_encoder<> model(checkpoint, config.empty() ? std::nullopt : std::optional<std::string>(config));
-    auto& encoder = model.encoder();
+    const auto config_override = config.empty() ? std::nullopt : std::optional<std::string>(config);
+#if defined(ECGSSL_CLI_WITH_CUDA)
+    const detail::segment_pooler pool_segments = where == detail::compute_device::cuda
+                                                     ? detail::segment_pooler_on_cuda(checkpoint, config_override)
+                                                     : detail::make_segment_pooler<host>(checkpoint, config_override);
+#else
+    (void)where;  // parse_device refused cuda: this binary has no GPU pipelines
+    const detail::segment_pooler pool_segments = detail::make_segment_pooler<host>(checkpoint, config_override);
+#endif
     constexpr std::size_t length = 2500;
     std::vector<float> rows;
     std::vector<std::pair<std::string, std::string>> labels;  // (record, segment)
     std::size_t dim = 0;
     tensor<float, 3> batch;
-    tensor<float, 2> pooled, counts;
+    tensor<float, 2> pooled;
     for (const auto& name : records) {
       std::filesystem::path header(name);
       if (header.extension() != ".hea") header += ".hea";
@@ -110,9 +166,7 @@ inline int run_embed(const std::vector<std::string>& args, std::ostream& out, st
           std::copy_n(signal.data() + l * n + s * length, length, batch.data() + (s * io::standard_lead_count + *slot) * length);
         }
       }
-      // Attention mixes nothing across segments here (time attention), so one forward per record.
-      const auto& outputs = encoder.forward(batch);
-      loss_detail::nonzero_mean_pool(outputs.encoded, pooled, counts);
+      pool_segments(batch, pooled);
       dim = pooled.shape()[1];
       if (pool == "segment") {
         rows.insert(rows.end(), pooled.begin(), pooled.end());

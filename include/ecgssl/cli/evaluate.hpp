@@ -6,13 +6,16 @@
 /// Arrhythmia (per segment, spec §6.2): challenge_score, auroc, auprc (macro), accuracy, f_measure;
 /// identification (spec §6.3): top1 (gallery = first, probe = second segment of each identity).
 /// --split test|valid|train rebuilds the fine-tuning split stored in the checkpoint (same data,
-/// same seed); the default `all` evaluates every segment of --data.
+/// same seed); the default `all` evaluates every segment of --data. `--device cuda` (an ecgssl
+/// built with CUDA) runs the model on the GPU.
 
 #include <ecgssl/pipeline/evaluation.hpp>
 #include <ecgssl/pipeline/finetune_checkpoint.hpp>
+#include <ecgssl/pipeline/training_backend.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -23,6 +26,31 @@
 #include "finetune.hpp"
 
 namespace ecgssl::cli {
+
+namespace detail {
+
+/// The fine-tuned model of checkpoint `ck` (described by `info`) on `Backend`, evaluated on
+/// `part` for each lead set of `sets` (the model's task decides the metric).
+template <class Backend>
+std::vector<pipeline::lead_set_evaluation> evaluate_checkpoint(const io::checkpoint& ck,
+                                                               const pipeline::finetune_checkpoint_info& info,
+                                                               const pipeline::segment_set& part,
+                                                               const std::vector<std::string>& sets) {
+  auto model = std::make_unique<pipeline::finetune_model<float, Backend>>(info.model);
+  model->load_finetuned(ck);
+  pipeline::inference_parameters<float, Backend> parameters(model->store());
+  return pipeline::evaluate_lead_sets(*model, part, sets);
+}
+
+#if defined(ECGSSL_CLI_WITH_CUDA)
+/// evaluate_checkpoint<cuda>, defined in the CUDA translation unit of the command.
+std::vector<pipeline::lead_set_evaluation> evaluate_on_cuda(const io::checkpoint& ck,
+                                                            const pipeline::finetune_checkpoint_info& info,
+                                                            const pipeline::segment_set& part,
+                                                            const std::vector<std::string>& sets);
+#endif
+
+}  // namespace detail
 
 /// `ecgssl evaluate`; see the file comment.
 inline int run_evaluate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -39,7 +67,7 @@ inline int run_evaluate(const std::vector<std::string>& args, std::ostream& out,
   std::string device = "host";
   detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
-  detail::parse_device(device, "evaluate");  // host is the only pipeline so far
+  const auto where = detail::parse_device(device, "evaluate", true);
 
   std::vector<std::string> sets;
   for (const auto& n : lead_names) {
@@ -50,8 +78,8 @@ inline int run_evaluate(const std::vector<std::string>& args, std::ostream& out,
       sets.push_back(n);
     }
   }
-  pipeline::finetune_checkpoint_info info;
-  auto model = pipeline::load_finetuned<float>(checkpoint, &info);
+  const io::checkpoint ck = io::checkpoint::load(checkpoint);
+  const pipeline::finetune_checkpoint_info info = pipeline::read_finetune_info(ck, checkpoint);
   std::vector<std::string> patients;
   pipeline::segment_set all = detail::load_segments(data, &patients);
   pipeline::segment_set part;
@@ -63,7 +91,13 @@ inline int run_evaluate(const std::vector<std::string>& args, std::ostream& out,
     part = std::move(all);
   }
   if (part.size() == 0) throw data_error(in_file(data), "the " + split_name + " part has no segment", "more records");
-  const auto results = pipeline::evaluate_lead_sets(*model, part, sets);
+#if defined(ECGSSL_CLI_WITH_CUDA)
+  const auto results = where == detail::compute_device::cuda ? detail::evaluate_on_cuda(ck, info, part, sets)
+                                                            : detail::evaluate_checkpoint<host>(ck, info, part, sets);
+#else
+  (void)where;  // parse_device refused cuda: this binary has no GPU pipelines
+  const auto results = detail::evaluate_checkpoint<host>(ck, info, part, sets);
+#endif
 
   const auto num = [](double v) { return v == v ? nlohmann::json(v) : nlohmann::json(nullptr); };
   if (json) {

@@ -6,7 +6,8 @@
 /// the training part of the data (split by record, pipeline/finetune_checkpoint.hpp), validates
 /// each epoch on the validation part (Challenge score or top-1 identification accuracy), keeps
 /// the best epoch (early stopping with --patience) and writes it to --out. Prints a progress bar
-/// and one line of validation metrics per epoch.
+/// and one line of validation metrics per epoch. `--device cuda` (an ecgssl built with CUDA)
+/// trains on the GPU.
 
 #include <ecgssl/core/error.hpp>
 #include <ecgssl/io/checkpoint.hpp>
@@ -51,6 +52,49 @@ inline pipeline::segment_set load_segments(const std::string& data, std::vector<
 
 inline bool is_terminal(const std::ostream& out) { return &out == &std::cout && ::isatty(1) != 0; }
 
+/// What `ecgssl finetune` trains, decided before the backend is chosen.
+struct finetune_job {
+  pipeline::finetune_model_options model;
+  const io::checkpoint* pretrained = nullptr;  ///< null: random initialisation
+  pipeline::finetune_options training;
+  const pipeline::finetune_split* split = nullptr;
+  pipeline::finetune_checkpoint_info info;
+  std::string out_path;
+};
+
+/// Builds the model on `Backend`, fine-tunes it with a progress bar and a line per epoch, and
+/// writes the kept epoch to job.out_path.
+template <class Backend>
+int fine_tune(const finetune_job& job, std::ostream& out) {
+  const auto& mo = job.model;
+  pipeline::finetune_model<float, Backend> model(mo, job.training.seed);
+  if (job.pretrained != nullptr) model.load_pretrained(*job.pretrained);
+  pipeline::finetuner<float, Backend> trainer(model, job.training);
+  pipeline::progress_bar bar(out, std::string("finetune ") + pipeline::task_name(mo.task), is_terminal(out));
+  trainer.on_step = [&](const pipeline::step_record& r) { bar.on_step(r); };
+  const char* metric = mo.task == pipeline::finetune_task::arrhythmia ? "challenge_score" : "top1";
+  trainer.on_epoch = [&](const pipeline::epoch_record& r) {
+    if (is_terminal(out)) out << "\n";
+    out << "epoch " << r.epoch << "/" << job.training.epochs << "  train loss " << fixed4(r.train_loss) << "  valid "
+        << metric << " " << fixed4(r.valid_metric) << (r.best ? "  (best)" : "") << "\n"
+        << std::flush;
+  };
+  const pipeline::segment_set* valid = job.split->valid.size() > 0 ? &job.split->valid : nullptr;
+  if (valid == nullptr) out << "no validation records: the last epoch is kept\n";
+  trainer.fit(job.split->train, valid);
+  bar.on_end();
+  pipeline::save_finetuned(job.out_path, model, job.info);
+  out << "saved " << job.out_path;
+  if (valid != nullptr) out << " (best valid " << metric << " " << fixed4(trainer.best_metric()) << ")";
+  out << "\n";
+  return 0;
+}
+
+#if defined(ECGSSL_CLI_WITH_CUDA)
+/// fine_tune<cuda>, defined in the CUDA translation unit of the command (examples/ecgssl_cli_cuda.cu).
+int finetune_on_cuda(const finetune_job& job, std::ostream& out);
+#endif
+
 }  // namespace detail
 
 /// `ecgssl finetune`; see the file comment.
@@ -83,7 +127,7 @@ inline int run_finetune(const std::vector<std::string>& args, std::ostream& out,
   std::string device = "host";
   detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
-  detail::parse_device(device, "finetune");  // host is the only pipeline so far
+  const auto where = detail::parse_device(device, "finetune", true);
   if (checkpoint.empty() && !random_init) {
     err << "ecgssl finetune: give --checkpoint CK (pre-trained) or --random-init\n";
     return 2;
@@ -114,39 +158,27 @@ inline int run_finetune(const std::vector<std::string>& args, std::ostream& out,
                              ? " (" + std::to_string(mo.classes) + " training identities)" : std::string())
       << "\n";
 
-  pipeline::finetune_model<float> model(mo, seed);
-  if (pre) model.load_pretrained(*pre);
-  pipeline::finetune_options fo;
-  fo.epochs = epochs;
-  fo.batch_size = batch;
-  fo.patience = patience > 0 ? patience : (mo.task == pipeline::finetune_task::arrhythmia ? 30 : 20);
-  fo.seed = seed;
-  if (lr > 0) fo.learning_rate = lr;
-  fo.leads = leads;
-  pipeline::finetuner<float> trainer(model, fo);
-  pipeline::progress_bar bar(out, std::string("finetune ") + pipeline::task_name(mo.task), detail::is_terminal(out));
-  trainer.on_step = [&](const pipeline::step_record& r) { bar.on_step(r); };
-  const char* metric = mo.task == pipeline::finetune_task::arrhythmia ? "challenge_score" : "top1";
-  trainer.on_epoch = [&](const pipeline::epoch_record& r) {
-    if (detail::is_terminal(out)) out << "\n";
-    out << "epoch " << r.epoch << "/" << epochs << "  train loss " << detail::fixed4(r.train_loss) << "  valid "
-        << metric << " " << detail::fixed4(r.valid_metric) << (r.best ? "  (best)" : "") << "\n"
-        << std::flush;
-  };
-  const pipeline::segment_set* valid = split.valid.size() > 0 ? &split.valid : nullptr;
-  if (valid == nullptr) out << "no validation records: the last epoch is kept\n";
-  trainer.fit(split.train, valid);
-  bar.on_end();
-  pipeline::finetune_checkpoint_info info;
-  info.model = mo;
-  info.leads = leads_text;
-  info.split_seed = seed;
-  info.valid_fraction = valid_fraction;
-  pipeline::save_finetuned(out_path, model, info);
-  out << "saved " << out_path;
-  if (valid != nullptr) out << " (best valid " << metric << " " << detail::fixed4(trainer.best_metric()) << ")";
-  out << "\n";
-  return 0;
+  detail::finetune_job job;
+  job.model = mo;
+  job.pretrained = pre ? &*pre : nullptr;
+  job.training.epochs = epochs;
+  job.training.batch_size = batch;
+  job.training.patience = patience > 0 ? patience : (mo.task == pipeline::finetune_task::arrhythmia ? 30 : 20);
+  job.training.seed = seed;
+  if (lr > 0) job.training.learning_rate = lr;
+  job.training.leads = leads;
+  job.split = &split;
+  job.info.model = mo;
+  job.info.leads = leads_text;
+  job.info.split_seed = seed;
+  job.info.valid_fraction = valid_fraction;
+  job.out_path = out_path;
+#if defined(ECGSSL_CLI_WITH_CUDA)
+  if (where == detail::compute_device::cuda) return detail::finetune_on_cuda(job, out);
+#else
+  (void)where;  // parse_device refused cuda: this binary has no GPU pipelines
+#endif
+  return detail::fine_tune<host>(job, out);
   });
 }
 

@@ -126,6 +126,23 @@ struct implementation<model::detail::encoder_layout_op, cuda> {
         y, n, factor);
     ECGSSL_CUDA_CHECK_LAUNCH();
   }
+  template <class T>
+  static void mean_over_time(const T* x, T* y, std::size_t batch, std::size_t frames, std::size_t dim) {
+    if (batch * dim == 0) return;
+    cuda_detail::mean_over_time_kernel<<<cuda_detail::grid_for(batch * dim), cuda_detail::block_size, 0,
+                                         cuda_detail::stream()>>>(x, y, static_cast<std::int64_t>(batch),
+                                                                  static_cast<std::int64_t>(frames),
+                                                                  static_cast<std::int64_t>(dim));
+    ECGSSL_CUDA_CHECK_LAUNCH();
+  }
+  template <class T>
+  static void mean_over_time_backward(const T* dy, T* dx, std::size_t batch, std::size_t frames, std::size_t dim) {
+    if (batch * frames * dim == 0) return;
+    cuda_detail::mean_over_time_backward_kernel<<<cuda_detail::grid_for(batch * frames * dim),
+                                                  cuda_detail::block_size, 0, cuda_detail::stream()>>>(
+        dy, dx, static_cast<std::int64_t>(batch), static_cast<std::int64_t>(frames), static_cast<std::int64_t>(dim));
+    ECGSSL_CUDA_CHECK_LAUNCH();
+  }
 };
 
 }  // namespace ecgssl
@@ -156,12 +173,7 @@ void mean_over_time(const device_tensor<T, 3>& x, device_tensor<T, 2>& y) {
     throw shape_error(at_field("mean_over_time input frames"), "0 frames", "at least one frame");
   }
   y.ensure_shape(std::array<std::size_t, 2>{s[0], s[2]});
-  if (y.size() == 0) return;
-  cuda_detail::mean_over_time_kernel<<<cuda_detail::grid_for(y.size()), cuda_detail::block_size, 0,
-                                       cuda_detail::stream()>>>(
-      x.data(), y.data(), static_cast<std::int64_t>(s[0]), static_cast<std::int64_t>(s[1]),
-      static_cast<std::int64_t>(s[2]));
-  ECGSSL_CUDA_CHECK_LAUNCH();
+  implementation<model::detail::encoder_layout_op, cuda>::mean_over_time(x.data(), y.data(), s[0], s[1], s[2]);
 }
 
 /// dx: [batch, frames, dim] += dy: [batch, dim] / frames.
@@ -169,12 +181,8 @@ template <class T>
 void mean_over_time_backward(const device_tensor<T, 2>& dy, device_tensor<T, 3>& dx) {
   const auto& s = dx.shape();
   require_shape(dy.shape(), std::array<std::size_t, 2>{s[0], s[2]}, "mean_over_time output gradient");
-  if (dx.size() == 0) return;
-  cuda_detail::mean_over_time_backward_kernel<<<cuda_detail::grid_for(dx.size()), cuda_detail::block_size,
-                                                0, cuda_detail::stream()>>>(
-      dy.data(), dx.data(), static_cast<std::int64_t>(s[0]), static_cast<std::int64_t>(s[1]),
-      static_cast<std::int64_t>(s[2]));
-  ECGSSL_CUDA_CHECK_LAUNCH();
+  implementation<model::detail::encoder_layout_op, cuda>::mean_over_time_backward(dy.data(), dx.data(), s[0], s[1],
+                                                                                  s[2]);
 }
 
 }  // namespace ecgssl::cuda_layout

@@ -40,6 +40,8 @@ class training_backend<Update, Schedule, T, cuda> {
     device_optimizer_.download_state(host_optimizer_);
     return host_optimizer_;
   }
+  /// Downloads the values into the store (blocking); the optimizer state stays on the device.
+  void values_to_host() { parameters_->download_values(*store_); }
   host_optimizer_type& host_optimizer() { return host_optimizer_; }
   /// Uploads the store's values and the host optimizer's state and step count (blocking).
   void loaded_on_host() {

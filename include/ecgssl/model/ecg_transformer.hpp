@@ -40,6 +40,19 @@
 
 namespace ecgssl::model {
 
+/// Gradients of an objective with respect to an ecg_transformer's outputs (its `gradients`); an
+/// empty tensor counts as zero. One type per scalar and backend, whatever the encoder's
+/// configuration, so an objective can keep one across micro-batches (on cuda a fresh one would
+/// allocate device memory every step).
+template <class T, class B>
+struct encoder_gradients {
+  backend_tensor_t<T, 2, B> predictions;
+  backend_tensor_t<T, 2, B> targets;
+  backend_tensor_t<T, 3, B> features;
+  backend_tensor_t<T, 3, B> encoded;
+  T prob_perplexity = T(0);
+};
+
 /// The encoder of spec §3. `Config` provides scalar_type, backend_type and options()
 /// (configs.hpp); the options can be overridden at construction. Activations, outputs and
 /// gradients are `backend_tensor_t<T, N, backend_type>` (host: tensor; cuda: device_tensor,
@@ -72,13 +85,7 @@ class ecg_transformer {
   };
 
   /// Gradients of the objective with respect to the outputs; an empty tensor counts as zero.
-  struct gradients {
-    activation<2> predictions;
-    activation<2> targets;
-    activation<3> features;
-    activation<3> encoded;
-    T prob_perplexity = T(0);
-  };
+  using gradients = encoder_gradients<T, B>;
 
   explicit ecg_transformer(ecg_transformer_options options = Config::options())
       : options_(validated(options)),

@@ -7,6 +7,8 @@
 ///  - identification: gallery = first segment, probe = second segment of each identity, top-1
 ///    cosine retrieval on the pooled embeddings;
 ///  - any lead set with zero fill, and one call for several lead sets.
+/// A model on cuda reads its store's device mirror: evaluate inside finetuner::fit (its
+/// training_backend) or while a pipeline::inference_parameters of the store lives.
 
 #include <algorithm>
 #include <cmath>
@@ -31,8 +33,8 @@ namespace ecgssl::pipeline {
 inline std::vector<std::string> paper_lead_sets() { return {"12", "6", "3", "2", "1"}; }
 
 /// Per-segment class probabilities [N, classes] of `set` seen through `leads` (zero fill).
-template <class T>
-tensor<float, 2> predict_probabilities(finetune_model<T>& model, const segment_set& set, const io::lead_set& leads,
+template <class T, class B>
+tensor<float, 2> predict_probabilities(finetune_model<T, B>& model, const segment_set& set, const io::lead_set& leads,
                                        std::size_t batch_size = 32) {
   model.set_training(false);
   const std::size_t n = set.size();
@@ -44,7 +46,7 @@ tensor<float, 2> predict_probabilities(finetune_model<T>& model, const segment_s
     items.clear();
     for (std::size_t i = start; i < std::min(n, start + batch_size); ++i) items.push_back(i);
     set.gather(std::span<const std::size_t>(items), leads, batch);
-    const auto& logits = model.logits(batch);
+    const tensor<T, 2>& logits = model.on_host(model.logits(batch));
     for (std::size_t r = 0; r < items.size(); ++r) {
       for (std::size_t c = 0; c < classes; ++c) {
         const double x = static_cast<double>(logits(r, c));
@@ -56,8 +58,8 @@ tensor<float, 2> predict_probabilities(finetune_model<T>& model, const segment_s
 }
 
 /// Pooled embeddings [N, D] of `set` through `leads`.
-template <class T>
-tensor<T, 2> embed_segments(finetune_model<T>& model, const segment_set& set, const io::lead_set& leads,
+template <class T, class B>
+tensor<T, 2> embed_segments(finetune_model<T, B>& model, const segment_set& set, const io::lead_set& leads,
                             std::size_t batch_size = 32) {
   model.set_training(false);
   const std::size_t n = set.size();
@@ -68,15 +70,15 @@ tensor<T, 2> embed_segments(finetune_model<T>& model, const segment_set& set, co
     items.clear();
     for (std::size_t i = start; i < std::min(n, start + batch_size); ++i) items.push_back(i);
     set.gather(std::span<const std::size_t>(items), leads, batch);
-    const auto& pooled = model.embed(batch);
+    const tensor<T, 2>& pooled = model.on_host(model.embed(batch));
     std::copy(pooled.begin(), pooled.end(), out.data() + start * model.dim());
   }
   return out;
 }
 
 /// Segment-level arrhythmia metrics (spec §6.2).
-template <class T>
-metrics::diagnosis_metrics evaluate_arrhythmia(finetune_model<T>& model, const segment_set& set, const io::lead_set& leads,
+template <class T, class B>
+metrics::diagnosis_metrics evaluate_arrhythmia(finetune_model<T, B>& model, const segment_set& set, const io::lead_set& leads,
                                                std::size_t batch_size = 32) {
   if (set.size() == 0) throw data_error(at_field("evaluation set"), "no segment", "at least one labelled segment");
   return metrics::evaluate_diagnosis(set.labels, predict_probabilities(model, set, leads, batch_size));
@@ -108,8 +110,8 @@ inline gallery_probe make_gallery_probe(const segment_set& set) {
 }
 
 /// Top-1 identification accuracy of `set`'s identities through `leads` (spec §6.3).
-template <class T>
-double evaluate_identification(finetune_model<T>& model, const segment_set& set, const io::lead_set& leads,
+template <class T, class B>
+double evaluate_identification(finetune_model<T, B>& model, const segment_set& set, const io::lead_set& leads,
                                std::size_t batch_size = 32) {
   const gallery_probe gp = make_gallery_probe(set);
   if (gp.ids.empty()) {
@@ -132,8 +134,8 @@ struct lead_set_evaluation {
 };
 
 /// Evaluates the model on every lead set in `names` (io::lead_set::parse names), in order.
-template <class T>
-std::vector<lead_set_evaluation> evaluate_lead_sets(finetune_model<T>& model, const segment_set& set,
+template <class T, class B>
+std::vector<lead_set_evaluation> evaluate_lead_sets(finetune_model<T, B>& model, const segment_set& set,
                                                     const std::vector<std::string>& names, std::size_t batch_size = 32) {
   std::vector<lead_set_evaluation> out;
   for (const auto& name : names) {

@@ -72,9 +72,10 @@ struct finetune_checkpoint_info {
   double valid_fraction = 0.1;
 };
 
-/// Saves the model and its description.
-template <class T>
-void save_finetuned(const std::filesystem::path& path, const finetune_model<T>& model, const finetune_checkpoint_info& info) {
+/// Saves the model and its description (the host store's values: after finetuner::fit they are
+/// the kept epoch's, on every backend).
+template <class T, class B>
+void save_finetuned(const std::filesystem::path& path, const finetune_model<T, B>& model, const finetune_checkpoint_info& info) {
   io::checkpoint ck;
   ck.add_parameters(model.store());
   const auto& o = model.options();
@@ -136,13 +137,14 @@ inline finetune_checkpoint_info read_finetune_info(const io::checkpoint& ck, con
   return info;
 }
 
-/// Loads a fine-tuned model (strict). On the heap: the model's layers point into its store.
-template <class T = float>
-std::unique_ptr<finetune_model<T>> load_finetuned(const std::filesystem::path& path,
-                                                  finetune_checkpoint_info* info_out = nullptr) {
+/// Loads a fine-tuned model (strict) into the host store. On the heap: the model's layers point
+/// into its store. On cuda, make the store's device mirror (inference_parameters) afterwards.
+template <class T = float, class B = host>
+std::unique_ptr<finetune_model<T, B>> load_finetuned(const std::filesystem::path& path,
+                                                     finetune_checkpoint_info* info_out = nullptr) {
   const io::checkpoint ck = io::checkpoint::load(path);
   const auto info = read_finetune_info(ck, path);
-  auto model = std::make_unique<finetune_model<T>>(info.model);
+  auto model = std::make_unique<finetune_model<T, B>>(info.model);
   model->load_finetuned(ck);
   if (info_out != nullptr) *info_out = info;
   return model;

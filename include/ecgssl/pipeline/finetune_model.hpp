@@ -13,6 +13,7 @@
 /// Parameter names: the encoder's fairseq-signals names (as in pre-training checkpoints), then
 /// `head.weight`, `head.bias` (arrhythmia) or `arcface.weight` (identification).
 
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -20,8 +21,11 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "../core/backend.hpp"
+#include "../core/backend_tensor.hpp"
 #include "../core/error.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/philox.hpp"
@@ -30,6 +34,7 @@
 #include "../io/checkpoint.hpp"
 #include "../loss/arcface.hpp"
 #include "../model/configs.hpp"
+#include "../model/detail/encoder_layout_kernels.hpp"
 #include "../model/ecg_transformer.hpp"
 #include "../nn/detail/common.hpp"
 #include "../nn/linear.hpp"
@@ -73,25 +78,38 @@ inline model::ecg_transformer_options finetuning_encoder_options(model::ecg_tran
 }
 
 /// Encoder + mean pooling + task head over one flat parameter store (spec §6).
-template <class T = float>
+///
+/// `Backend` is where the encoder, the pooling and the head compute. On cuda (instantiate it
+/// from a .cu translation unit that includes the cuda layers, losses and
+/// <ecgssl/cuda/layout_kernels.cuh>) the model reads its parameters from the store's device
+/// mirror: a pipeline::training_backend (fine-tuning) or pipeline::inference_parameters
+/// (evaluation) must hold one while the model runs. Batches arrive on the host and are uploaded
+/// once per forward; logits, pooled embeddings and their gradients stay on the backend
+/// (`on_host` brings a result back).
+template <class T = float, class Backend = host>
 class finetune_model {
  public:
+  using scalar_type = T;
+  using backend_type = Backend;
+  template <std::size_t N>
+  using activation = backend_tensor_t<T, N, Backend>;
   struct encoder_config {
     using scalar_type = T;
-    using backend_type = host;
+    using backend_type = Backend;
     static constexpr model::ecg_transformer_options options() { return model::tiny_config<T>::options(); }
   };
   using encoder_type = model::ecg_transformer<encoder_config>;
+  using arcface_type = arcface<T, Backend>;
 
   /// Builds the model with random initial values drawn from `seed` (spec §3.10).
   explicit finetune_model(finetune_model_options options, std::uint64_t seed = 1)
       : options_(checked(options)), encoder_(options_.encoder) {
     if (options_.task == finetune_task::arrhythmia) {
-      head_ = std::make_unique<nn::linear<T, host, 2>>(nn::linear_options{
+      head_ = std::make_unique<nn::linear<T, Backend, 2>>(nn::linear_options{
           .in_features = dim(), .out_features = options_.classes, .bias = true, .init = nn::linear_init::xavier_uniform});
     } else {
-      arcface_ = std::make_unique<arcface<T>>(options_.classes, dim(),
-                                              arcface_options{.scale = options_.arcface_scale, .margin = options_.arcface_margin});
+      arcface_ = std::make_unique<arcface_type>(options_.classes, dim(),
+                                                arcface_options{.scale = options_.arcface_scale, .margin = options_.arcface_margin});
     }
     encoder_.declare_parameters(store_);
     if (head_) head_->declare_parameters(store_, "head.");
@@ -122,13 +140,14 @@ class finetune_model {
   [[nodiscard]] encoder_type& encoder() { return encoder_; }
   [[nodiscard]] std::size_t dim() const { return options_.encoder.embed_dim; }
   /// The identification head (config_error for an arrhythmia model).
-  [[nodiscard]] arcface<T>& arcface_loss() {
+  [[nodiscard]] arcface_type& arcface_loss() {
     require_task(finetune_task::identification);
     return *arcface_;
   }
 
   /// Loads a pre-trained encoder (spec §6.1): every encoder tensor must be in the file (strict),
   /// the pre-training heads are dropped, the task head keeps its fresh values. Returns the report.
+  /// Host values: load before a device mirror is made (or upload afterwards).
   io::checkpoint::load_report load_pretrained(const io::checkpoint& ck) {
     return load_pretrained_encoder(ck, store_, {"head.", "arcface."});
   }
@@ -144,27 +163,19 @@ class finetune_model {
   /// Seeds the dropout of the next forward from (seed, step).
   void set_step(std::uint64_t seed, std::uint64_t step) { encoder_.set_step(seed, step); }
 
-  /// x: [batch, 12, samples] -> pooled: [batch, D] (mean over frames).
-  const tensor<T, 2>& embed(const tensor<T, 3>& x) {
-    const auto& out = encoder_.forward(x);
-    const auto& enc = out.encoded;  // [B, T, D]
+  /// x: [batch, 12, samples] (host) -> pooled: [batch, D] (mean over frames), on the backend.
+  const activation<2>& embed(const tensor<T, 3>& x) {
+    const auto& enc = encoder_.forward(encoder_input(x)).encoded;  // [B, T, D]
     const std::size_t b = enc.shape()[0], t = enc.shape()[1], d = enc.shape()[2];
+    if (t == 0) throw shape_error(at_field("finetune_model input samples"), "no encoder frame", "at least one frame");
     nn::detail::ensure_shape(pooled_, std::array<std::size_t, 2>{b, d});
-    std::fill(pooled_.begin(), pooled_.end(), T(0));
-    for (std::size_t i = 0; i < b; ++i) {
-      T* p = pooled_.data() + i * d;
-      for (std::size_t f = 0; f < t; ++f) {
-        const T* e = enc.data() + (i * t + f) * d;
-        for (std::size_t k = 0; k < d; ++k) p[k] += e[k];
-      }
-      for (std::size_t k = 0; k < d; ++k) p[k] /= static_cast<T>(t);
-    }
+    layout::mean_over_time(enc.data(), pooled_.data(), b, t, d);
     frames_ = t;
     return pooled_;
   }
 
-  /// Arrhythmia logits: x: [batch, 12, samples] -> [batch, 26].
-  const tensor<T, 2>& logits(const tensor<T, 3>& x) {
+  /// Arrhythmia logits: x: [batch, 12, samples] (host) -> [batch, 26], on the backend.
+  const activation<2>& logits(const tensor<T, 3>& x) {
     require_task(finetune_task::arrhythmia);
     embed(x);
     head_->forward(pooled_, logits_);
@@ -172,7 +183,7 @@ class finetune_model {
   }
 
   /// Backward of logits(): accumulates every trainable parameter gradient from d_logits [batch, 26].
-  void backward_logits(const tensor<T, 2>& d_logits) {
+  void backward_logits(const activation<2>& d_logits) {
     require_task(finetune_task::arrhythmia);
     nn::detail::zero_like(d_pooled_, pooled_.shape());
     head_->backward(d_logits, d_pooled_);
@@ -184,23 +195,27 @@ class finetune_model {
   void backward_pooled() {
     if (options_.linear_probe) return;
     const std::size_t b = pooled_.shape()[0], d = pooled_.shape()[1];
-    nn::detail::ensure_shape(d_encoded_, std::array<std::size_t, 3>{b, frames_, d});
-    for (std::size_t i = 0; i < b; ++i) {
-      const T* g = d_pooled_.data() + i * d;
-      for (std::size_t f = 0; f < frames_; ++f) {
-        T* o = d_encoded_.data() + (i * frames_ + f) * d;
-        for (std::size_t k = 0; k < d; ++k) o[k] = g[k] / static_cast<T>(frames_);
-      }
-    }
-    typename encoder_type::gradients g;
-    g.encoded = d_encoded_;
-    encoder_.backward(g);
+    nn::detail::zero_like(encoder_gradients_.encoded, std::array<std::size_t, 3>{b, frames_, d});
+    layout::mean_over_time_backward(d_pooled_.data(), encoder_gradients_.encoded.data(), b, frames_, d);
+    encoder_.backward(encoder_gradients_);
   }
   /// Gradient buffer of the pooled embedding for backward_pooled() (zeroed and shaped by
   /// prepare_pooled_gradient()).
-  tensor<T, 2>& prepare_pooled_gradient() {
+  activation<2>& prepare_pooled_gradient() {
     nn::detail::zero_like(d_pooled_, pooled_.shape());
     return d_pooled_;
+  }
+
+  /// `result` (logits or pooled embeddings of this model) readable on the host: itself on the
+  /// host backend; on cuda a copy downloaded into a buffer of the model (valid until the next
+  /// call; blocking).
+  const tensor<T, 2>& on_host(const activation<2>& result) {
+    if constexpr (std::is_same_v<Backend, host>) {
+      return result;
+    } else {
+      result.copy_to_host(host_result_);
+      return host_result_;
+    }
   }
 
  private:
@@ -237,15 +252,29 @@ class finetune_model {
     }
   }
 
+  using layout = implementation_t<model::detail::encoder_layout_op, Backend>;
+
+  // The host batch as the encoder's input: itself, or uploaded into a reused device buffer.
+  const activation<3>& encoder_input(const tensor<T, 3>& x) {
+    if constexpr (std::is_same_v<Backend, host>) {
+      return x;
+    } else {
+      nn::detail::assign_from_host(device_input_, x);
+      return device_input_;
+    }
+  }
+
   finetune_model_options options_;
   encoder_type encoder_;
-  std::unique_ptr<nn::linear<T, host, 2>> head_;
-  std::unique_ptr<arcface<T>> arcface_;
+  std::unique_ptr<nn::linear<T, Backend, 2>> head_;
+  std::unique_ptr<arcface_type> arcface_;
   parameter_store<T> store_;
   bool training_ = true;
   std::size_t frames_ = 0;
-  tensor<T, 2> pooled_, logits_, d_pooled_;
-  tensor<T, 3> d_encoded_;
+  activation<2> pooled_, logits_, d_pooled_;
+  activation<3> device_input_;  // cuda: the uploaded batch (unused on the host)
+  typename encoder_type::gradients encoder_gradients_;  // reused: on cuda a fresh one allocates
+  tensor<T, 2> host_result_;
 };
 
 }  // namespace ecgssl::pipeline

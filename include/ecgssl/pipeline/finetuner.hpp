@@ -30,6 +30,7 @@
 #include "finetune_model.hpp"
 #include "segment_set.hpp"
 #include "step_record.hpp"
+#include "training_backend.hpp"
 
 namespace ecgssl::pipeline {
 
@@ -62,13 +63,18 @@ struct finetune_schedule {
   }
 };
 
-/// Fine-tunes a model; see the file comment.
-template <class T = float>
+/// Fine-tunes a model; see the file comment. On cuda (instantiate it from a .cu translation unit
+/// that includes <ecgssl/cuda/training_backend.cuh> and the cuda layers and losses) `fit` holds
+/// the parameters and the Adam state on the device for the whole run, through a
+/// training_backend; the host store receives the values only to keep a best epoch and at the end.
+/// Do not hold another device mirror of the model's store (inference_parameters) across `fit`.
+template <class T = float, class Backend = host>
 class finetuner {
  public:
-  using optimizer_type = optimizer<adam, finetune_schedule, T>;
+  using model_type = finetune_model<T, Backend>;
+  using training_type = training_backend<adam, finetune_schedule, T, Backend>;
 
-  finetuner(finetune_model<T>& model, finetune_options options) : model_(&model), options_(std::move(options)) {
+  finetuner(model_type& model, finetune_options options) : model_(&model), options_(std::move(options)) {
     if (options_.batch_size == 0) throw config_error(at_field("batch_size"), "0", "at least 1");
     if (options_.epochs == 0) throw config_error(at_field("epochs"), "0", "at least 1");
   }
@@ -98,9 +104,9 @@ class finetuner {
     } else {
       schedule.fixed.rate = options_.learning_rate.value_or(5e-5);
     }
-    optimizer_type opt(model_->store(), adam{.beta1 = 0.9, .beta2 = 0.98, .eps = 1e-8, .weight_decay = 0.0},
-                       schedule);
-    bce_with_logits<T> bce;
+    training_type opt(model_->store(), adam{.beta1 = 0.9, .beta2 = 0.98, .eps = 1e-8, .weight_decay = 0.0},
+                      schedule);
+    bce_with_logits<T, Backend> bce;
     std::vector<T> best(model_->store().values().begin(), model_->store().values().end());
     double best_metric = -std::numeric_limits<double>::infinity();
     std::size_t since_best = 0;
@@ -109,7 +115,8 @@ class finetuner {
     std::vector<std::size_t> items;
     std::vector<std::int64_t> ids;
     tensor<T, 3> batch;
-    tensor<T, 2> targets, d_logits;
+    tensor<T, 2> targets;
+    typename model_type::template activation<2> d_logits;
     const auto start = std::chrono::steady_clock::now();
     std::int64_t step = 0;
     for (std::size_t epoch = 1; epoch <= options_.epochs; ++epoch) {
@@ -123,7 +130,7 @@ class finetuner {
                      order.begin() + static_cast<std::ptrdiff_t>(std::min(train.size(), (b + 1) * options_.batch_size)));
         train.gather(std::span<const std::size_t>(items), options_.leads, batch);
         model_->set_step(options_.seed, static_cast<std::uint64_t>(step));
-        model_->store().zero_grad();
+        opt.zero_grad();
         double loss = 0;
         if (!id_task) {
           targets.resize({items.size(), train.labels.shape()[1]});
@@ -175,6 +182,7 @@ class finetuner {
         best_metric = metric;
         since_best = 0;
         rec.best = true;
+        opt.values_to_host();
         std::copy(model_->store().values().begin(), model_->store().values().end(), best.begin());
       } else {
         ++since_best;
@@ -203,7 +211,7 @@ class finetuner {
     }
   }
 
-  finetune_model<T>* model_;
+  model_type* model_;
   finetune_options options_;
   double best_metric_ = std::numeric_limits<double>::quiet_NaN();
 };

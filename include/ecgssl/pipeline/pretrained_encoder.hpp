@@ -82,6 +82,8 @@ class pretrained_encoder {
 
   [[nodiscard]] encoder_type& encoder() { return encoder_; }
   [[nodiscard]] const parameter_store<T>& parameters() const { return store_; }
+  /// The store itself (to mirror it where the encoder computes: inference_parameters).
+  [[nodiscard]] parameter_store<T>& parameters() { return store_; }
 
  private:
   static model::ecg_transformer_options eval_options(model::ecg_transformer_options o) {

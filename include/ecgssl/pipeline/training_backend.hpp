@@ -35,6 +35,8 @@ class training_backend<Update, Schedule, T, host> {
   [[nodiscard]] double last_learning_rate() const { return optimizer_.last_learning_rate(); }
   /// The store's values and this optimizer's state, current on the host (for a checkpoint).
   host_optimizer_type& synced_to_host() { return optimizer_; }
+  /// The store's values, current on the host (the optimizer state is not brought over).
+  void values_to_host() {}
   /// The host optimizer to load a checkpoint into; call loaded_on_host() afterwards.
   host_optimizer_type& host_optimizer() { return optimizer_; }
   /// The store's values and the host optimizer were loaded: train from them.

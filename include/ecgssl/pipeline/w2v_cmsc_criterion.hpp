@@ -18,6 +18,7 @@
 #include "../data/batch_loader.hpp"
 #include "../loss/combined_loss.hpp"
 #include "../model/configs.hpp"
+#include "../model/ecg_transformer.hpp"
 #include "../nn/detail/common.hpp"
 #include "pretrain_objective.hpp"
 
@@ -93,7 +94,9 @@ class w2v_cmsc_criterion {
     nn::detail::zero_like(grad_.features, in_.features.shape());
     if constexpr (WithCmsc) nn::detail::zero_like(grad_.encoder_output, in_.encoder_output.shape());
     loss_.backward(T(1), grad_);
-    typename Encoder::gradients g;
+    static_assert(std::is_same_v<typename Encoder::gradients, model::encoder_gradients<T, Backend>>,
+                  "w2v_cmsc_criterion: the encoder's gradients are not model::encoder_gradients<T, Backend>");
+    auto& g = encoder_gradients_;  // reused: buffers keep their capacity across micro-batches
     const std::array<std::size_t, 2> row_shape{segments * masked, dim};
     nn::detail::copy_reshaped(g.predictions, row_shape, grad_.contrastive.predictions);
     nn::detail::copy_reshaped(g.targets, row_shape, grad_.contrastive.targets);
@@ -150,6 +153,7 @@ class w2v_cmsc_criterion {
   identical_negatives identical_ = identical_negatives::by_value;
   loss_type loss_;
   combined_input<T, Backend> in_, grad_;
+  model::encoder_gradients<T, Backend> encoder_gradients_;
   std::vector<std::int64_t> ids_, parts_;
   tensor<T, 3> converted_;
   encoder_input_type device_input_;  // cuda: the uploaded batch (unused on the host)

@@ -2,8 +2,9 @@
 /// \file encoder_layout_kernels.hpp
 /// Host math of the encoder's layout steps (model::ecg_transformer, spec §3.4-§3.8): the
 /// extractor's [batch, channels, frames] output becomes the transformer's [batch, frames,
-/// channels] input, the pre-training heads read the masked frames' rows, and the extractor's
-/// gradient is multiplied by feature_grad_mult. The cuda twin is in <ecgssl/cuda/layout_kernels.cuh>.
+/// channels] input, the pre-training heads read the masked frames' rows, the extractor's
+/// gradient is multiplied by feature_grad_mult, and a fine-tuning head pools the encoded frames
+/// by their mean over time (spec §6.1). The cuda twin is in <ecgssl/cuda/layout_kernels.cuh>.
 /// Row indices are b*frames + t; every output element is written by one loop iteration, so the
 /// results do not depend on the thread count.
 
@@ -59,6 +60,33 @@ struct implementation<model::detail::encoder_layout_op, host> {
   template <class T>
   static void scale(T* y, std::size_t n, T factor) {
     for (std::size_t i = 0; i < n; ++i) y[i] *= factor;
+  }
+  /// y[b, d] = (sum over t, in t order, of x[b, t, d]) / frames for x: [batch, frames, dim]
+  /// (the mean pooling of a fine-tuning head, spec §6.1).
+  template <class T>
+  static void mean_over_time(const T* x, T* y, std::size_t batch, std::size_t frames, std::size_t dim) {
+    parallel_for(static_cast<std::int64_t>(batch), [&](std::int64_t b64) {
+      const auto b = static_cast<std::size_t>(b64);
+      T* pooled = y + b * dim;
+      std::fill(pooled, pooled + dim, T(0));
+      for (std::size_t t = 0; t < frames; ++t) {
+        const T* frame = x + (b * frames + t) * dim;
+        for (std::size_t d = 0; d < dim; ++d) pooled[d] += frame[d];
+      }
+      for (std::size_t d = 0; d < dim; ++d) pooled[d] /= static_cast<T>(frames);
+    });
+  }
+  /// dx[b, t, d] += dy[b, d] / frames (the backward of mean_over_time).
+  template <class T>
+  static void mean_over_time_backward(const T* dy, T* dx, std::size_t batch, std::size_t frames, std::size_t dim) {
+    parallel_for(static_cast<std::int64_t>(batch), [&](std::int64_t b64) {
+      const auto b = static_cast<std::size_t>(b64);
+      const T* g = dy + b * dim;
+      for (std::size_t t = 0; t < frames; ++t) {
+        T* frame = dx + (b * frames + t) * dim;
+        for (std::size_t d = 0; d < dim; ++d) frame[d] += g[d] / static_cast<T>(frames);
+      }
+    });
   }
 };
 
