@@ -9,7 +9,7 @@
 ///                   --steps N --batch-pairs P --seed S --out CHECKPOINT [--resume CHECKPOINT]
 ///                   [--threads T] [--update-freq K] [--lr LR] [--checkpoint-every N]
 ///                   [--log-csv F] [--log-jsonl F] [--plot-svg F] [--device host|cuda]
-/// `--device cuda` (an ecgssl built with CUDA) trains the W2V-family methods on the GPU.
+/// `--device cuda` (an ecgssl built with CUDA) trains every method on the GPU.
 
 #include <unistd.h>
 
