@@ -14,7 +14,9 @@
 #include <ecgssl/cuda/gumbel_quantizer_kernels.cuh>
 #include <ecgssl/cuda/layout_kernels.cuh>
 #include <ecgssl/cuda/linear_kernels.cuh>
+#include <ecgssl/cuda/nonzero_mean_pool.cuh>
 #include <ecgssl/cuda/norm_kernels.cuh>
+#include <ecgssl/cuda/nt_xent.cuh>
 #include <ecgssl/cuda/pos_conv_kernels.cuh>
 #include <ecgssl/cuda/span_mask_kernels.cuh>
 #include <ecgssl/cuda/training_backend.cuh>

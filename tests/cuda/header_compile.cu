@@ -27,6 +27,7 @@
 #include <ecgssl/cuda/device_optimizer.cuh>
 #include <ecgssl/cuda/layout_kernels.cuh>
 #include <ecgssl/cuda/span_mask_kernels.cuh>
+#include <ecgssl/cuda/nonzero_mean_pool.cuh>
 #include <ecgssl/cuda/norm_kernels.cuh>
 #include <ecgssl/cuda/nt_xent.cuh>
 #include <ecgssl/cuda/pos_conv_kernels.cuh>

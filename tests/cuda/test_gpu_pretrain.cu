@@ -39,6 +39,7 @@
 #include <ecgssl/pipeline/pretrain_method.hpp>
 #include <ecgssl/pipeline/pretrainer.hpp>
 
+#include "gpu_pretrain_support.hpp"
 #include "gpu_test_support.hpp"
 
 namespace {
@@ -49,41 +50,10 @@ using ecgssl::device_tensor;
 using ecgssl::tensor;
 using gpu_test::relative_difference;
 
-// The small encoder of the GPU tests, with the pre-training masking and heads.
-ecgssl::model::ecg_transformer_options small_options() {
-  auto o = gpu_test::small_encoder_options();
-  o.apply_mask = true;
-  o.pretraining_heads = true;
-  return o;
-}
+using gpu_pretrain::config;
+using gpu_pretrain::small_options;
 
-template <class T, class B>
-struct config {
-  using scalar_type = T;
-  using backend_type = B;
-  static ecgssl::model::ecg_transformer_options options() { return small_options(); }
-};
-
-// Each parameter tensor's gradient compared relative to its largest magnitude on the host.
-template <class T>
-void check_store_gradients(const ecgssl::parameter_store<T>& host_store, const ecgssl::parameter_store<T>& device_store,
-                           double tolerance) {
-  REQUIRE(host_store.entries().size() == device_store.entries().size());
-  // Some gradients are exactly zero in exact arithmetic (attention's key bias: softmax ignores a
-  // shift shared by all keys), so both sides hold rounding noise: judge every tensor against at
-  // least a thousandth of the model's largest gradient.
-  double largest = 0;
-  for (const T g : host_store.grads()) largest = std::max(largest, std::abs(static_cast<double>(g)));
-  for (std::size_t i = 0; i < host_store.entries().size(); ++i) {
-    const auto& entry = host_store.entries()[i];
-    REQUIRE(device_store.entries()[i].name == entry.name);
-    const T* h = host_store.grads().data() + entry.offset;
-    const T* d = device_store.grads().data() + entry.offset;
-    const double diff = relative_difference(d, h, entry.size, 1e-3 * largest);
-    INFO("gradient of " << entry.name);
-    CHECK(diff < tolerance);
-  }
-}
+using gpu_pretrain::check_store_gradients;
 
 }  // namespace
 
@@ -163,91 +133,22 @@ TEST_CASE("ecg_transformer on cuda: forward outputs and every parameter gradient
 
 namespace {
 
-// Two consecutive synthetic 12-lead segments per item (a CMSC pair), each record a different
-// mixture of sines with noise, so that segments, records and leads all differ.
-struct synthetic_pairs {
-  std::size_t items = 6;
-  std::size_t samples = 2500;  // the loader takes 5 s segments at 500 Hz
-  [[nodiscard]] std::size_t size() const { return items; }
-  [[nodiscard]] std::size_t parts() const { return 2; }
-  void read(std::size_t item, std::size_t part, tensor<float, 2>& x, ecgssl::data::segment_meta& meta) const {
-    x.resize({12, samples});
-    const ecgssl::random_stream noise(23, item * 2 + part);
-    for (std::size_t l = 0; l < 12; ++l) {
-      for (std::size_t t = 0; t < samples; ++t) {
-        const double s = static_cast<double>(t + part * samples) / 500.0;
-        x(l, t) = static_cast<float>(std::sin(2.0 * 3.14159265358979 * (1.0 + 0.1 * static_cast<double>(item)) * s +
-                                              0.3 * static_cast<double>(l)) +
-                                     0.1 * noise.normal(l * samples + t));
-      }
-    }
-    meta.record_id = "r" + std::to_string(item);
-    meta.segment = part;
-    meta.identity = static_cast<std::int64_t>(item);
-  }
-};
-static_assert(ecgssl::data::segment_source<synthetic_pairs>);
-
 template <class B>
 using paper_objective = ecgssl::pipeline::w2v_cmsc_rlm_objective<config<double, B>>;
 
-// What a short run recorded: per update the loss and its terms; the parameters after the first
-// and after the last update, with the store's entries to name them.
-struct pretrain_run {
-  std::vector<double> losses;
-  std::vector<std::vector<double>> terms;
-  std::vector<double> after_first, after_last;
-  std::vector<ecgssl::parameter_entry> entries;
-};
-
 template <class B>
-pretrain_run pretrain(std::int64_t updates) {
+gpu_pretrain::pretrain_run pretrain(std::int64_t updates) {
   paper_objective<B> objective(small_options());
   // by_value (the reference's rule) depends on rounding: a target pair equal on one backend can
   // differ in its last bit on the other, and the loss then differs at 1e-6. Masking none keeps
   // the comparison exact to rounding; the masking itself is compared in test_gpu_losses.cu.
   objective.criterion().set_identical_negatives(ecgssl::identical_negatives::keep);
-  ecgssl::pipeline::pretrainer_options o;
-  o.batch_items = 3;
-  o.update_freq = 2;
-  o.seed = 9;
-  o.learning_rate = 1e-3;
-  o.loader_threads = 0;
-  o.method = "w2v_cmsc_rlm";
-  ecgssl::pipeline::pretrainer<paper_objective<B>, synthetic_pairs> trainer(objective, std::make_shared<synthetic_pairs>(), o);
-  pretrain_run run;
-  auto history = trainer.run(1, "", 0);
-  const auto first = trainer.parameters().values();
-  run.after_first.assign(first.begin(), first.end());
-  const auto rest = trainer.run(updates, "", 0);
-  history.insert(history.end(), rest.begin(), rest.end());
-  for (const auto& r : history) {
-    run.losses.push_back(r.loss);
-    std::vector<double> t;
-    for (const auto& [name, value] : r.terms) t.push_back(value);
-    run.terms.push_back(t);
-  }
-  const auto last = trainer.parameters().values();
-  run.after_last.assign(last.begin(), last.end());
-  run.entries = trainer.parameters().entries();
-  return run;
+  // items of two consecutive segments (CMSC pairs), one identity per item
+  return gpu_pretrain::pretrain(objective, std::make_shared<const gpu_pretrain::synthetic_segments>(), "w2v_cmsc_rlm",
+                                updates);
 }
 
-// The entry whose values differ most between the runs, and by how much.
-std::string largest_difference(const pretrain_run& a, const std::vector<double>& x, const std::vector<double>& y) {
-  std::string name;
-  double worst = -1;
-  for (const auto& e : a.entries) {
-    for (std::size_t k = 0; k < e.size; ++k) {
-      const double d = std::abs(x[e.offset + k] - y[e.offset + k]);
-      if (d > worst) {
-        worst = d;
-        name = e.name;
-      }
-    }
-  }
-  return name + " " + std::to_string(worst);
-}
+using gpu_pretrain::largest_difference;
 
 }  // namespace
 

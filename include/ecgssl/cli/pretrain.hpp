@@ -9,7 +9,7 @@
 ///                   --steps N --batch-pairs P --seed S --out CHECKPOINT [--resume CHECKPOINT]
 ///                   [--threads T] [--update-freq K] [--lr LR] [--checkpoint-every N]
 ///                   [--log-csv F] [--log-jsonl F] [--plot-svg F] [--device host|cuda]
-/// `--device cuda` (an ecgssl built with CUDA) trains the W2V-family methods on the GPU.
+/// `--device cuda` (an ecgssl built with CUDA) trains every method on the GPU.
 
 #include <unistd.h>
 
@@ -97,17 +97,11 @@ int run_pretraining(const pretrain_settings& s, const model::ecg_transformer_opt
   return 0;
 }
 
-/// Whether `method`'s pipeline runs on the GPU (the W2V family: its encoder, criterion, losses
-/// and optimizer have cuda versions; the pooled-contrastive and NT-Xent criteria do not yet).
+/// Whether `method`'s pipeline runs on the GPU: every method (its encoder, criterion, losses,
+/// augmentations on the host and optimizer have cuda versions).
 inline bool pretrain_method_on_gpu(pipeline::pretrain_method method) {
-  using pipeline::pretrain_method;
-  switch (method) {
-    case pretrain_method::w2v: case pretrain_method::w2v_rlm: case pretrain_method::w2v_cmsc:
-    case pretrain_method::w2v_cmsc_rlm: case pretrain_method::w2v_cmsc_physio:
-      return true;
-    default:
-      return false;
-  }
+  (void)method;
+  return true;
 }
 
 template <class Config>
@@ -117,31 +111,20 @@ int dispatch_pretraining(const pretrain_settings& s, const model::ecg_transforme
   using pairs_t = data::paired_source<data::record_source>;
   using views_t = two_view_source<data::record_source>;
   const std::size_t p = s.batch_pairs;
-  const pretrain_method method = parse_pretrain_method(s.method);
-  switch (method) {  // the W2V family: on every backend
+  switch (parse_pretrain_method(s.method)) {  // on every backend
     case pretrain_method::w2v_cmsc_rlm: return run_pretraining<w2v_cmsc_rlm_objective<Config>, pairs_t>(s, options, data.pairs(), p, out);
     case pretrain_method::w2v_cmsc: return run_pretraining<w2v_cmsc_objective<Config>, pairs_t>(s, options, data.pairs(), p, out);
     case pretrain_method::w2v_cmsc_physio: return run_pretraining<w2v_cmsc_physio_objective<Config>, pairs_t>(s, options, data.pairs(), p, out);
     // W2V alone trains on single segments: 2P of them per micro-batch, as many as P pairs hold
     case pretrain_method::w2v: return run_pretraining<w2v_objective<Config>, data::record_source>(s, options, data.segments(), 2 * p, out);
     case pretrain_method::w2v_rlm: return run_pretraining<w2v_rlm_objective<Config>, data::record_source>(s, options, data.segments(), 2 * p, out);
-    default: break;
-  }
-  if constexpr (std::is_same_v<typename Config::backend_type, host>) {
-    switch (method) {
-      case pretrain_method::cmsc: return run_pretraining<cmsc_objective<Config>, pairs_t>(s, options, data.pairs(), p, out);
-      case pretrain_method::cmsc_rlm: return run_pretraining<cmsc_rlm_objective<Config>, pairs_t>(s, options, data.pairs(), p, out);
-      case pretrain_method::simclr_rlm:
-        return run_pretraining<simclr_rlm_objective<Config>, views_t>(s, options, std::make_shared<const views_t>(data.segments()), p, out);
-      // 3KG: two augmented views of P segments per micro-batch (2P segments, as P pairs)
-      case pretrain_method::three_kg:
-        return run_pretraining<three_kg_objective<Config>, views_t>(s, options, std::make_shared<const views_t>(data.segments()), p, out);
-      default: break;
-    }
-  } else {
-    throw config_error(at_field("--device"), "cuda, but the pretrain pipeline of method " + s.method +
-                                                 " does not run on the GPU yet (docs/backends.md)",
-                       "--device host, or a method of the W2V family");
+    case pretrain_method::cmsc: return run_pretraining<cmsc_objective<Config>, pairs_t>(s, options, data.pairs(), p, out);
+    case pretrain_method::cmsc_rlm: return run_pretraining<cmsc_rlm_objective<Config>, pairs_t>(s, options, data.pairs(), p, out);
+    case pretrain_method::simclr_rlm:
+      return run_pretraining<simclr_rlm_objective<Config>, views_t>(s, options, std::make_shared<const views_t>(data.segments()), p, out);
+    // 3KG: two augmented views of P segments per micro-batch (2P segments, as P pairs)
+    case pretrain_method::three_kg:
+      return run_pretraining<three_kg_objective<Config>, views_t>(s, options, std::make_shared<const views_t>(data.segments()), p, out);
   }
   return 1;
 }

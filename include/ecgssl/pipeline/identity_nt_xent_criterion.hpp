@@ -8,14 +8,12 @@
 /// any other segment of the same record in the micro-batch are positives). The loss is the mean
 /// over positive pairs (the reference sums and divides by their count); sample_size = 1.
 
-#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "../data/batch_loader.hpp"
-#include "../loss/detail/nonzero_mean_pool.hpp"
 #include "../loss/nt_xent.hpp"
 #include "../model/configs.hpp"
 #include "detail/global_criterion_steps.hpp"
@@ -24,9 +22,14 @@
 namespace ecgssl::pipeline {
 
 /// NT-Xent with positives = same identity over the pooled outputs of all segments of a batch.
-template <class T>
+/// `Backend` is where the encoder, the pooling and the loss compute (cuda: instantiate it from a
+/// .cu translation unit that includes <ecgssl/cuda/nt_xent.cuh> and
+/// <ecgssl/cuda/nonzero_mean_pool.cuh>); the identities stay on the host.
+template <class T, class Backend = host>
 class identity_nt_xent_criterion {
  public:
+  using backend_type = Backend;
+
   explicit identity_nt_xent_criterion(double temperature = 0.1)
       : loss_(nt_xent_options{.temperature = temperature, .norm_eps = 1e-8, .detach_norm = true}) {}
 
@@ -46,20 +49,12 @@ class identity_nt_xent_criterion {
 
   template <class Encoder>
   micro_batch_result run(Encoder& encoder, const data::batch& b, std::uint64_t) {
-    const auto& out = detail::forward_batch<T>(encoder, b, converted_);
+    const auto& out = io_.forward(encoder, b);
     const std::size_t segments = out.encoded.shape()[0];
     ids_.resize(segments);
     for (std::size_t s = 0; s < segments; ++s) ids_[s] = identity_of(b, s);
     loss_.set_identities(ids_);
-    // encoded: [segments, frames, dim] -> pooled: [segments, dim]
-    loss_detail::nonzero_mean_pool(out.encoded, pooled_, counts_);
-    const T value = loss_.forward(pooled_);
-    dpooled_.resize(pooled_.shape());
-    std::fill(dpooled_.begin(), dpooled_.end(), T(0));
-    loss_.backward(T(1), dpooled_);
-    detail::backward_from_encoded<T>(encoder, out.encoded, [&](tensor<T, 3>& dencoded) {
-      loss_detail::nonzero_mean_pool_backward(dpooled_, counts_, dencoded);
-    });
+    const T value = io_.pooled_loss(encoder, out.encoded, loss_);
     return detail::mean_loss_result(name(), static_cast<double>(value));
   }
 
@@ -67,10 +62,9 @@ class identity_nt_xent_criterion {
   [[nodiscard]] std::size_t positive_pairs() const { return loss_.positive_pairs(); }
 
  private:
-  nt_xent<T> loss_;
+  nt_xent<T, Backend> loss_;
+  detail::global_criterion_io<T, Backend> io_;
   std::vector<std::int64_t> ids_;
-  tensor<T, 2> pooled_, counts_, dpooled_;
-  tensor<T, 3> converted_;
 };
 
 }  // namespace ecgssl::pipeline

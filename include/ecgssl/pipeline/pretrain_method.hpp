@@ -81,13 +81,13 @@ template <class Config>
 using w2v_rlm_objective = w2v_objective_t<Config, false, masking::random_lead_mask>;
 template <class Config>
 using cmsc_objective = objective_of<Config, data::no_transform, masking::no_lead_mask,
-                                    pooled_contrastive_criterion<typename Config::scalar_type, cmsc_form::cross_segment>>;
+                                    pooled_contrastive_criterion<typename Config::scalar_type, cmsc_form::cross_segment, typename Config::backend_type>>;
 template <class Config>
 using cmsc_rlm_objective = objective_of<Config, data::no_transform, masking::random_lead_mask,
-                                        pooled_contrastive_criterion<typename Config::scalar_type, cmsc_form::cross_segment>>;
+                                        pooled_contrastive_criterion<typename Config::scalar_type, cmsc_form::cross_segment, typename Config::backend_type>>;
 template <class Config>
 using simclr_rlm_objective = objective_of<Config, data::no_transform, masking::random_lead_mask,
-                                          pooled_contrastive_criterion<typename Config::scalar_type, cmsc_form::nt_xent_2n>>;
+                                          pooled_contrastive_criterion<typename Config::scalar_type, cmsc_form::nt_xent_2n, typename Config::backend_type>>;
 
 
 /// 3KG's augmentation of one view (spec §4.5): VCG rotation ±45° and scaling 1.5, then the
@@ -103,6 +103,6 @@ using three_kg_augmentation = signal::compose<signal::vcg_augmentation, signal::
 /// 3KG on two views of each segment (two_view_source).
 template <class Config>
 using three_kg_objective = objective_of<Config, three_kg_augmentation, masking::no_lead_mask,
-                                        identity_nt_xent_criterion<typename Config::scalar_type>>;
+                                        identity_nt_xent_criterion<typename Config::scalar_type, typename Config::backend_type>>;
 
 }  // namespace ecgssl::pipeline

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../../core/backend.hpp"
 #include "../../core/tensor.hpp"
 #include "../../core/threading.hpp"
 
@@ -61,4 +62,25 @@ void nonzero_mean_pool_backward(const tensor<T, 2>& dpooled, const tensor<T, 2>&
   });
 }
 
+/// Tag of the pooling as a backend operation (criteria that pool outside a loss, spec §4.5):
+/// implementation<nonzero_mean_pool_op, B> has forward(x, pooled, counts) and
+/// backward(dpooled, counts, dx) on B's tensors; cuda's is in <ecgssl/cuda/nonzero_mean_pool.cuh>.
+struct nonzero_mean_pool_op {};
+
 }  // namespace ecgssl::loss_detail
+
+namespace ecgssl {
+
+template <>
+struct implementation<loss_detail::nonzero_mean_pool_op, host> {
+  template <class T>
+  static void forward(const tensor<T, 3>& x, tensor<T, 2>& pooled, tensor<T, 2>& counts) {
+    loss_detail::nonzero_mean_pool(x, pooled, counts);
+  }
+  template <class T>
+  static void backward(const tensor<T, 2>& dpooled, const tensor<T, 2>& counts, tensor<T, 3>& dx) {
+    loss_detail::nonzero_mean_pool_backward(dpooled, counts, dx);
+  }
+};
+
+}  // namespace ecgssl
