@@ -77,6 +77,10 @@ class ecg_transformer {
     tensor<std::uint8_t, 2> mask;          ///< [B, T], 1 = masked
     std::vector<std::size_t> masked_rows;  ///< b*T + t of each head row (b-major, t ascending)
     std::size_t masked_per_sample = 0;     ///< M when every sample has M masked frames, else 0
+    /// The quantizer's choice for each head row as one number, sum over groups g of
+    /// code_g * V^(G-1-g) (host, every backend): two rows have equal targets exactly when these
+    /// are equal, which identical_negatives::by_code uses.
+    std::vector<std::int64_t> target_codes;
     activation<2> predictions;             ///< final_proj at masked frames: [rows, final_dim]
     activation<2> targets;                 ///< project_q(quantized): [rows, final_dim]
     double prob_perplexity = 0.0;
@@ -348,6 +352,7 @@ class ecg_transformer {
   void run_heads() {
     const auto& o = options_;
     out_.masked_rows.clear();
+    out_.target_codes.clear();
     out_.masked_per_sample = 0;
     const std::array<std::size_t, 2> no_rows{0, o.final_dim};
     if (!masking_) {
@@ -381,6 +386,15 @@ class ecg_transformer {
     gather(unmasked_, quant_in_);
     quantizer_.forward(quant_in_, quantized_);
     project_q_.forward(quantized_, out_.targets);
+    const auto& codes = quantizer_.codes();  // [rows * G]
+    out_.target_codes.resize(rows);
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::int64_t joint = 0;
+      for (std::size_t g = 0; g < o.latent_groups; ++g) {
+        joint = joint * static_cast<std::int64_t>(o.latent_vars) + codes[r * o.latent_groups + g];
+      }
+      out_.target_codes[r] = joint;
+    }
     out_.prob_perplexity = quantizer_.prob_perplexity();
     out_.code_perplexity = quantizer_.code_perplexity();
     out_.temperature = quantizer_.temperature();

@@ -50,7 +50,8 @@ class w2v_cmsc_criterion {
   }
   /// How a negative equal to its positive is recognised (spec §4.1, §11; default by_value, as the
   /// reference). by_value depends on rounding, so two backends (or thread counts) can disagree
-  /// on a pair of targets equal in exact arithmetic; `keep` masks none.
+  /// on a pair of targets equal in exact arithmetic; by_code compares the quantizer's codes (the
+  /// targets are equal exactly when the codes are), the same on every backend; `keep` masks none.
   void set_identical_negatives(identical_negatives mode) {
     identical_ = mode;
     loss_ = loss_type(make_options());
@@ -82,6 +83,12 @@ class w2v_cmsc_criterion {
         parts_[s] = static_cast<std::int64_t>(s % 2);  // loader layout: item parts side by side
       }
       loss_.set_targets(ids_, parts_);
+    }
+    if (identical_ == identical_negatives::by_code) {
+      // head rows are b-major with ascending t, so row s*M + m is segment s's m-th masked frame
+      target_codes_.resize({segments, masked});
+      std::copy(out.target_codes.begin(), out.target_codes.end(), target_codes_.begin());
+      loss_.contrastive().set_target_codes(target_codes_);
     }
     loss_.contrastive().set_step(static_cast<std::int64_t>(micro_step));
     const T base = loss_.forward(in_);
@@ -155,6 +162,7 @@ class w2v_cmsc_criterion {
   combined_input<T, Backend> in_, grad_;
   model::encoder_gradients<T, Backend> encoder_gradients_;
   std::vector<std::int64_t> ids_, parts_;
+  tensor<std::int64_t, 2> target_codes_;
   tensor<T, 3> converted_;
   encoder_input_type device_input_;  // cuda: the uploaded batch (unused on the host)
 };
