@@ -74,7 +74,7 @@ TEST_CASE("--device with an unknown word lists host and cuda") {
 
 TEST_CASE("--device host is accepted and the command goes on to read its input") {
   using ecgssl::cli::detail::compute_device;
-  CHECK(ecgssl::cli::detail::parse_device("host", "pretrain") == compute_device::host);
+  CHECK(ecgssl::cli::detail::parse_device("host") == compute_device::host);
   // With host selected, pretrain fails later, on the missing data folder, not on --device.
   const auto r = run_named("pretrain", {"--data", "no/such/folder", "--out", "no/such/out.safetensors",
                                         "--device", "host"});

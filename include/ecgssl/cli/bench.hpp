@@ -152,7 +152,7 @@ inline int run_bench(const std::vector<std::string>& args, std::ostream& out, st
   std::string device = "host";
   detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
-    const auto where = detail::parse_device(device, "bench", true);
+    const auto where = detail::parse_device(device);
     (void)where;  // only a build with CUDA has a second device
     const auto options = pipeline::encoder_config::resolve(config);
     if (threads > 0) set_threads(threads);

@@ -24,6 +24,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../core/backend.hpp"
 #include "../core/backend_tensor.hpp"
 #include "../core/threading.hpp"
 #include "../io/atomic_file.hpp"
@@ -62,7 +63,8 @@ inline std::string npy_bytes(const std::vector<float>& values, std::size_t rows,
 /// (non-zero mean over the encoded frames, as the reference).
 using segment_pooler = std::function<void(const tensor<float, 3>& batch, tensor<float, 2>& pooled)>;
 
-/// A pre-trained encoder in evaluation mode on `Backend` with its parameters there.
+/// A pre-trained encoder in evaluation mode on `Backend` with its parameters there (cuda: the
+/// translation unit includes <ecgssl/cuda/nonzero_mean_pool.cuh> and the encoder's kernels).
 template <class Backend>
 class segment_embedder {
  public:
@@ -70,13 +72,14 @@ class segment_embedder {
       : model_(checkpoint, config), parameters_(model_.parameters()) {}
 
   void pool(const tensor<float, 3>& batch, tensor<float, 2>& pooled) {
+    using pool_op = implementation_t<loss_detail::nonzero_mean_pool_op, Backend>;
     // Attention mixes nothing across segments here (time attention), so one forward per record.
     if constexpr (std::is_same_v<Backend, host>) {
-      loss_detail::nonzero_mean_pool(model_.encoder().forward(batch).encoded, pooled, counts_);
+      pool_op::forward(model_.encoder().forward(batch).encoded, pooled, counts_);
     } else {
       nn::detail::assign_from_host(input_, batch);
-      model_.encoder().forward(input_).encoded.copy_to_host(encoded_);
-      loss_detail::nonzero_mean_pool(encoded_, pooled, counts_);
+      pool_op::forward(model_.encoder().forward(input_).encoded, pooled_, counts_);
+      pooled_.copy_to_host(pooled);
     }
   }
 
@@ -84,9 +87,8 @@ class segment_embedder {
   using config_type = model::tiny_config<float, Backend>;
   pipeline::pretrained_encoder<config_type> model_;
   pipeline::inference_parameters<float, Backend> parameters_;
-  backend_tensor_t<float, 3, Backend> input_;  // cuda: the uploaded batch
-  tensor<float, 3> encoded_;                    // cuda: the encoder output, downloaded
-  tensor<float, 2> counts_;
+  backend_tensor_t<float, 3, Backend> input_;            // cuda: the uploaded batch
+  backend_tensor_t<float, 2, Backend> pooled_, counts_;  // pooled_: cuda only (the host pools into the caller's)
 };
 
 template <class Backend>
@@ -119,7 +121,7 @@ inline int run_embed(const std::vector<std::string>& args, std::ostream& out, st
   std::string device = "host";
   detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
-    const auto where = detail::parse_device(device, "embed", true);
+    const auto where = detail::parse_device(device);
     const bool npy = output.size() >= 4 && output.compare(output.size() - 4, 4, ".npy") == 0;
     const bool csv = output.size() >= 4 && output.compare(output.size() - 4, 4, ".csv") == 0;
     if (!npy && !csv) throw config_error(at_field("--out"), "'" + output + "'", "a file name ending in .csv or .npy");

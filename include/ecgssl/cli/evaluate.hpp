@@ -67,7 +67,7 @@ inline int run_evaluate(const std::vector<std::string>& args, std::ostream& out,
   std::string device = "host";
   detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
-  const auto where = detail::parse_device(device, "evaluate", true);
+  const auto where = detail::parse_device(device);
 
   std::vector<std::string> sets;
   for (const auto& n : lead_names) {

@@ -127,7 +127,7 @@ inline int run_finetune(const std::vector<std::string>& args, std::ostream& out,
   std::string device = "host";
   detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
-  const auto where = detail::parse_device(device, "finetune", true);
+  const auto where = detail::parse_device(device);
   if (checkpoint.empty() && !random_init) {
     err << "ecgssl finetune: give --checkpoint CK (pre-trained) or --random-init\n";
     return 2;

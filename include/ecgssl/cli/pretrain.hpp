@@ -97,13 +97,6 @@ int run_pretraining(const pretrain_settings& s, const model::ecg_transformer_opt
   return 0;
 }
 
-/// Whether `method`'s pipeline runs on the GPU: every method (its encoder, criterion, losses,
-/// augmentations on the host and optimizer have cuda versions).
-inline bool pretrain_method_on_gpu(pipeline::pretrain_method method) {
-  (void)method;
-  return true;
-}
-
 template <class Config>
 int dispatch_pretraining(const pretrain_settings& s, const model::ecg_transformer_options& options,
                          const pipeline::wfdb_dataset& data, std::ostream& out) {
@@ -163,8 +156,8 @@ inline int run_pretrain(const std::vector<std::string>& args, std::ostream& out,
   std::string device = "host";
   detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&] {
-    const auto method = pipeline::parse_pretrain_method(s.method);  // fail before reading any data
-    const auto where = detail::parse_device(device, "pretrain --method " + s.method, detail::pretrain_method_on_gpu(method));
+    (void)pipeline::parse_pretrain_method(s.method);  // fail before reading any data
+    const auto where = detail::parse_device(device);
     const auto options = pipeline::encoder_config::resolve(s.config);
     if (s.threads > 0) set_threads(s.threads);
     const pipeline::wfdb_dataset data(s.data);

@@ -4,9 +4,7 @@
 /// command's main translation unit is compiled by the host compiler. In a build with CUDA
 /// (ECGSSL_WITH_CUDA), CMake adds a CUDA translation unit with the GPU pipelines to it
 /// (examples/ecgssl_cli_cuda.cu) and defines ECGSSL_CLI_WITH_CUDA; without it, `cuda` is
-/// refused with a config_error that says so. A subcommand (or pre-training method) whose
-/// pipeline has no GPU version refuses `cuda` naming itself: it never falls back to the host
-/// silently.
+/// refused with a config_error that says so: nothing falls back to the host silently.
 
 #include <string>
 
@@ -31,20 +29,14 @@ inline CLI::Option* add_device_option(CLI::App& app, std::string& device) {
       ->capture_default_str();
 }
 
-/// The device `text` names for subcommand `command` (e.g. "pretrain --method cmsc"); throws
-/// config_error naming --device for an unknown word, for cuda in a binary without CUDA, and for
-/// cuda where `command`'s pipeline has no GPU version (`gpu_pipeline` false).
-inline compute_device parse_device(const std::string& text, const std::string& command, bool gpu_pipeline = false) {
+/// The device `text` names; throws config_error naming --device for an unknown word and for
+/// cuda in a binary without CUDA. Every pipeline of the command has a GPU version.
+inline compute_device parse_device(const std::string& text) {
   if (text == "host") return compute_device::host;
   if (text != "cuda") throw config_error(at_field("--device"), "'" + text + "'", "host or cuda");
   if constexpr (!cli_built_with_cuda) {
     throw config_error(at_field("--device"), "cuda, but this ecgssl binary was built without CUDA",
                        "--device host, or an ecgssl binary built with CUDA");
-  }
-  if (!gpu_pipeline) {
-    throw config_error(at_field("--device"),
-                       "cuda, but the " + command + " pipeline does not run on the GPU yet (docs/backends.md)",
-                       "--device host");
   }
   return compute_device::cuda;
 }
