@@ -127,14 +127,35 @@ auto run_with_threads(Make make, const Input& x, int threads, std::uint64_t seed
 }
 
 /// The layer gives bit-identical results with 1 thread and with 4 (the determinism rule of
-/// core/threading.hpp).
+/// core/threading.hpp). With the products on OpenBLAS (ECGSSL_USE_OPENBLAS) the rule is weaker,
+/// as docs/design.md says: OpenBLAS picks its kernels by matrix shape, so one panel per thread
+/// can round differently from one panel in all; results agree to float rounding across thread
+/// counts and are bit-identical across runs with the same thread count.
 template <class Make, class Input>
 void require_thread_independent(Make make, const Input& x) {
   const auto one = run_with_threads(make, x, 1);
   const auto many = run_with_threads(make, x, 4);
+#if defined(ECGSSL_USE_OPENBLAS)
+  CHECK(run_with_threads(make, x, 4) == many);
+  const auto close = [](const auto& a, const auto& b) {
+    if (a.size() != b.size()) return false;
+    double scale = 0, worst = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const auto ai = static_cast<double>(*(a.begin() + static_cast<std::ptrdiff_t>(i)));
+      const auto bi = static_cast<double>(*(b.begin() + static_cast<std::ptrdiff_t>(i)));
+      scale = std::max(scale, std::abs(ai));
+      worst = std::max(worst, std::abs(ai - bi));
+    }
+    return worst <= 1e-5 * std::max(scale, 1.0);
+  };
+  CHECK(close(std::get<0>(one), std::get<0>(many)));
+  CHECK(close(std::get<1>(one), std::get<1>(many)));
+  CHECK(close(std::get<2>(one), std::get<2>(many)));
+#else
   CHECK(std::get<0>(one) == std::get<0>(many));
   CHECK(std::get<1>(one) == std::get<1>(many));
   CHECK(std::get<2>(one) == std::get<2>(many));
+#endif
 }
 
 }  // namespace nn_test

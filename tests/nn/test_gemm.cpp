@@ -108,3 +108,52 @@ TEST_CASE("parallel_gemm splits into one panel per thread, each a multiple of 48
   CHECK(ecgssl::nn::detail::gemm_panels(10) == 1);
   ecgssl::set_threads(saved);
 }
+
+// serial_gemm's two less common operand forms: a column-major destination (a transposed
+// row-major map, so BLAS runs in column-major layout), and pos_conv's overlapping-row window
+// (leading dimension smaller than a row: not a BLAS operand, so it must take the Eigen path).
+TEST_CASE("serial_gemm: column-major destination and overlapping-row windows") {
+  using T = double;
+  const long m = 37, n = 53, k = 19;
+  const auto a = values<T>(static_cast<std::size_t>(m * k), 11);
+  const auto b = values<T>(static_cast<std::size_t>(k * n), 12);
+  const auto c0 = values<T>(static_cast<std::size_t>(m * n), 13);
+  for (const bool accumulate : {false, true}) {
+    CAPTURE(accumulate);
+    // C^T stored row-major [n, m]: the destination C [m, n] is its column-major transpose.
+    std::vector<T> ct(static_cast<std::size_t>(n * m));
+    for (long i = 0; i < m; ++i) {
+      for (long j = 0; j < n; ++j) ct[static_cast<std::size_t>(j * m + i)] = c0[static_cast<std::size_t>(i * n + j)];
+    }
+    ecgssl::nn::detail::serial_gemm(ecgssl::as_matrix(ct.data(), n, m).transpose(), ecgssl::as_matrix(a.data(), m, k),
+                                    ecgssl::as_matrix(b.data(), k, n), accumulate, T(0.75));
+    const auto expected = reference(a, false, b, false, c0, m, n, k, accumulate, T(0.75));
+    double worst = 0;
+    for (long i = 0; i < m; ++i) {
+      for (long j = 0; j < n; ++j) {
+        worst = std::max(worst, std::abs(ct[static_cast<std::size_t>(j * m + i)] - expected[static_cast<std::size_t>(i * n + j)]));
+      }
+    }
+    CHECK(worst <= 1e-15 * k);
+  }
+  // Window: row t is x[t * step, t * step + width), rows overlap (step < width).
+  const long rows = 40, width = 12, step = 3, cols_out = 7;
+  const auto x = values<T>(static_cast<std::size_t>((rows - 1) * step + width), 14);
+  const auto w = values<T>(static_cast<std::size_t>(width * cols_out), 15);
+  using strided = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0, Eigen::OuterStride<>>;
+  const strided window(x.data(), rows, width, Eigen::OuterStride<>(step));
+  std::vector<T> y(static_cast<std::size_t>(rows * cols_out));
+  ecgssl::nn::detail::serial_gemm(ecgssl::as_matrix(y.data(), rows, cols_out), window,
+                                  ecgssl::as_matrix(w.data(), width, cols_out), false);
+  double worst = 0;
+  for (long t = 0; t < rows; ++t) {
+    for (long j = 0; j < cols_out; ++j) {
+      long double s = 0;
+      for (long p = 0; p < width; ++p) {
+        s += static_cast<long double>(x[static_cast<std::size_t>(t * step + p)]) * w[static_cast<std::size_t>(p * cols_out + j)];
+      }
+      worst = std::max(worst, std::abs(static_cast<double>(s) - y[static_cast<std::size_t>(t * cols_out + j)]));
+    }
+  }
+  CHECK(worst <= 1e-15 * width);
+}

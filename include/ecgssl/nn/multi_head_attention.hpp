@@ -27,6 +27,7 @@
 #include "detail/attention_core.hpp"
 #include "detail/common.hpp"
 #include "detail/elementwise_kernels.hpp"
+#include "detail/gemm.hpp"
 #include "linear.hpp"
 
 #if defined(_OPENMP)
@@ -205,7 +206,7 @@ class multi_head_attention {
       auto C = head_view(ctx_buf_.data(), g, head);
       T* p = probs_.data() + static_cast<std::size_t>(gh) * length * length;
       auto P = as_matrix(p, static_cast<Eigen::Index>(length), static_cast<Eigen::Index>(length));
-      P.noalias() = (Q * K.transpose()) * scale;
+      detail::serial_gemm(P, Q, K.transpose(), false, scale);
       for (std::size_t i = 0; i < length; ++i) {
         T* row = p + i * length;
         if (has_padding_) {
@@ -227,9 +228,9 @@ class multi_head_attention {
         auto& W = workspace(0);
         const T* s = probs_scale_.data() + static_cast<std::size_t>(gh) * length * length;
         for (std::size_t i = 0; i < length * length; ++i) W.data()[i] = p[i] * s[i];
-        C.noalias() = W * V;
+        detail::serial_gemm(C, W, V, false);
       } else {
-        C.noalias() = P * V;
+        detail::serial_gemm(C, P, V, false);
       }
     });
 
@@ -280,7 +281,7 @@ class multi_head_attention {
       const T* p = probs_.data() + static_cast<std::size_t>(gh) * length * length;
       const auto P = as_matrix(p, static_cast<Eigen::Index>(length), static_cast<Eigen::Index>(length));
       auto& dP = workspace(1);
-      dP.noalias() = dC * V.transpose();  // gradient w.r.t. the (dropped-out) probabilities
+      detail::serial_gemm(dP, dC, V.transpose(), false);  // gradient w.r.t. the (dropped-out) probabilities
       if (dropout_active_) {
         auto& W = workspace(0);
         const T* s = probs_scale_.data() + static_cast<std::size_t>(gh) * length * length;
@@ -288,9 +289,9 @@ class multi_head_attention {
           W.data()[i] = p[i] * s[i];
           dP.data()[i] *= s[i];
         }
-        dV.noalias() = W.transpose() * dC;
+        detail::serial_gemm(dV, W.transpose(), dC, false);
       } else {
-        dV.noalias() = P.transpose() * dC;
+        detail::serial_gemm(dV, P.transpose(), dC, false);
       }
       // softmax backward: dS = P .* (dP - rowsum(dP .* P))
       for (std::size_t i = 0; i < length; ++i) {
@@ -300,8 +301,8 @@ class multi_head_attention {
         for (std::size_t j = 0; j < length; ++j) dot += dr[j] * pr[j];
         for (std::size_t j = 0; j < length; ++j) dr[j] = pr[j] * (dr[j] - dot) * scale;
       }
-      dQ.noalias() = dP * K;
-      dK.noalias() = dP.transpose() * Q;
+      detail::serial_gemm(dQ, dP, K, false);
+      detail::serial_gemm(dK, dP.transpose(), Q, false);
     });
 
     q_.backward(dq_, dx);

@@ -15,6 +15,7 @@
 #include "../../core/tensor.hpp"
 #include "../../core/threading.hpp"
 #include "common.hpp"
+#include "gemm.hpp"
 
 namespace ecgssl::nn::detail {
 
@@ -140,8 +141,8 @@ struct implementation<nn::detail::conv1d_op, host> {
       for (std::size_t group = 0; group < g.groups; ++group) {
         nn::detail::im2col(g, x + b * g.in_channels * g.length, group, cols);
         auto yg = as_matrix(y + (b * g.out_channels + group * g.out_per_group()) * g.out_length, cout_g, out);
-        yg.noalias() = as_matrix(w + group * g.out_per_group() * g.patch(), cout_g, patch) *
-                       as_matrix(static_cast<const T*>(cols), patch, out);
+        nn::detail::serial_gemm(yg, as_matrix(w + group * g.out_per_group() * g.patch(), cout_g, patch),
+                    as_matrix(static_cast<const T*>(cols), patch, out), false);
         if (bias != nullptr) {
           yg.colwise() += const_vector_map<T>(bias + group * g.out_per_group(), cout_g);
         }
@@ -166,9 +167,9 @@ struct implementation<nn::detail::conv1d_op, host> {
         const auto b = static_cast<std::size_t>(b64);
         T* dcols = ws.get();
         for (std::size_t group = 0; group < g.groups; ++group) {
-          as_matrix(dcols, patch, out).noalias() =
-              as_matrix(w + group * g.out_per_group() * g.patch(), cout_g, patch).transpose() *
-              dy_block(b, group);
+          nn::detail::serial_gemm(as_matrix(dcols, patch, out),
+                      as_matrix(w + group * g.out_per_group() * g.patch(), cout_g, patch).transpose(),
+                      dy_block(b, group), false);
           nn::detail::col2im_add(g, static_cast<const T*>(dcols), group, dx + b * g.in_channels * g.length);
         }
       });
@@ -209,7 +210,7 @@ struct implementation<nn::detail::conv1d_op, host> {
           parallel_for(static_cast<std::int64_t>(blocks), [&](std::int64_t rb) {
             const Eigen::Index r0 = static_cast<Eigen::Index>(rb) * weight_row_block;
             const Eigen::Index rows = std::min<Eigen::Index>(weight_row_block, cout_g - r0);
-            dwg.middleRows(r0, rows).noalias() += dys_map.middleRows(r0, rows) * cols_map.transpose();
+            nn::detail::serial_gemm(dwg.middleRows(r0, rows), dys_map.middleRows(r0, rows), cols_map.transpose(), true);
           });
         }
       }

@@ -13,10 +13,78 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
+
+#if defined(ECGSSL_USE_OPENBLAS)
+#include <cblas.h>
+
+#include <mutex>
+#endif
 
 #include "../../core/threading.hpp"
 
 namespace ecgssl::nn::detail {
+
+#if defined(ECGSSL_USE_OPENBLAS)
+/// True when `x` can be handed to BLAS as it is: unit inner stride and a leading dimension of
+/// at least its inner extent. pos_conv's overlapping-row windows (leading dimension smaller than
+/// a row) are valid Eigen maps but not valid BLAS operands, so they stay with Eigen.
+template <class X>
+bool blas_compatible(const X& x) {
+  const Eigen::Index inner = X::IsRowMajor ? x.cols() : x.rows();
+  return x.innerStride() == 1 && x.outerStride() >= std::max<Eigen::Index>(1, inner);
+}
+
+/// OpenBLAS runs every product on the calling thread: the parallelism is ours (one panel per
+/// thread), and a threaded OpenBLAS inside those threads would oversubscribe the cores.
+inline void make_openblas_serial() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+#endif
+
+/// dst (+)= alpha * lhs * rhs on the calling thread only. Built with ECGSSL_USE_OPENBLAS
+/// (CMake option ECGSSL_USE_BLAS), float and double products whose operands BLAS accepts run
+/// through OpenBLAS's serial ?gemm (on AVX-512 cores about 25 % faster than Eigen 3.4's kernel,
+/// whose register block is 3 packets x 4 columns); everything else through Eigen. Either way the
+/// summation order depends only on the shapes, so repeats are bit-identical.
+template <class Dst, class Lhs, class Rhs>
+void serial_gemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate,
+                 typename std::decay_t<Dst>::Scalar alpha = 1) {
+  using Scalar = typename std::decay_t<Dst>::Scalar;
+#if defined(ECGSSL_USE_OPENBLAS)
+  using DstX = std::decay_t<Dst>;
+  if constexpr ((std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>) &&
+                bool(Eigen::internal::traits<DstX>::Flags & Eigen::DirectAccessBit) &&
+                bool(Eigen::internal::traits<Lhs>::Flags & Eigen::DirectAccessBit) &&
+                bool(Eigen::internal::traits<Rhs>::Flags & Eigen::DirectAccessBit)) {
+    if (blas_compatible(dst) && blas_compatible(lhs) && blas_compatible(rhs) && lhs.cols() > 0) {
+      make_openblas_serial();
+      const auto layout = DstX::IsRowMajor ? CblasRowMajor : CblasColMajor;
+      const auto lhs_op = bool(Lhs::IsRowMajor) == bool(DstX::IsRowMajor) ? CblasNoTrans : CblasTrans;
+      const auto rhs_op = bool(Rhs::IsRowMajor) == bool(DstX::IsRowMajor) ? CblasNoTrans : CblasTrans;
+      const auto m = static_cast<blasint>(dst.rows());
+      const auto n = static_cast<blasint>(dst.cols());
+      const auto k = static_cast<blasint>(lhs.cols());
+      const auto lda = static_cast<blasint>(lhs.outerStride());
+      const auto ldb = static_cast<blasint>(rhs.outerStride());
+      const auto ldc = static_cast<blasint>(dst.outerStride());
+      const Scalar beta = accumulate ? Scalar(1) : Scalar(0);
+      if constexpr (std::is_same_v<Scalar, float>) {
+        cblas_sgemm(layout, lhs_op, rhs_op, m, n, k, alpha, lhs.data(), lda, rhs.data(), ldb, beta, dst.data(), ldc);
+      } else {
+        cblas_dgemm(layout, lhs_op, rhs_op, m, n, k, alpha, lhs.data(), lda, rhs.data(), ldb, beta, dst.data(), ldc);
+      }
+      return;
+    }
+  }
+#endif
+  if (accumulate) {
+    dst.noalias() += alpha * (lhs * rhs);
+  } else {
+    dst.noalias() = alpha * (lhs * rhs);
+  }
+}
 
 /// Panel rows are a multiple of this (a multiple of Eigen's register block heights), so a
 /// panel never cuts through a micro-kernel block.
@@ -46,11 +114,7 @@ void parallel_gemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate,
   const Eigen::Index extent = by_rows ? m : n;
   const Eigen::Index panels = gemm_panels(extent);
   if (panels == 1) {
-    if (accumulate) {
-      dst.noalias() += alpha * (lhs * rhs);
-    } else {
-      dst.noalias() = alpha * (lhs * rhs);
-    }
+    serial_gemm(dst, lhs, rhs, accumulate, alpha);
     return;
   }
   // Panel p covers [p * size, min(extent, (p + 1) * size)), size rounded to the multiple.
@@ -62,19 +126,9 @@ void parallel_gemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate,
     const Eigen::Index len = std::min(size, extent - begin);
     // Inside the parallel region Eigen runs each product on the calling thread only.
     if (by_rows) {
-      auto d = dst.middleRows(begin, len);
-      if (accumulate) {
-        d.noalias() += alpha * (lhs.middleRows(begin, len) * rhs);
-      } else {
-        d.noalias() = alpha * (lhs.middleRows(begin, len) * rhs);
-      }
+      serial_gemm(dst.middleRows(begin, len), lhs.middleRows(begin, len), rhs, accumulate, alpha);
     } else {
-      auto d = dst.middleCols(begin, len);
-      if (accumulate) {
-        d.noalias() += alpha * (lhs * rhs.middleCols(begin, len));
-      } else {
-        d.noalias() = alpha * (lhs * rhs.middleCols(begin, len));
-      }
+      serial_gemm(dst.middleCols(begin, len), lhs, rhs.middleCols(begin, len), accumulate, alpha);
     }
   });
 }
