@@ -51,8 +51,8 @@ inline void make_openblas_serial() {
 template <class Dst, class Lhs, class Rhs>
 void serial_gemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate,
                  typename std::decay_t<Dst>::Scalar alpha = 1) {
-  using Scalar = typename std::decay_t<Dst>::Scalar;
 #if defined(ECGSSL_USE_OPENBLAS)
+  using Scalar = typename std::decay_t<Dst>::Scalar;
   using DstX = std::decay_t<Dst>;
   if constexpr ((std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>) &&
                 bool(Eigen::internal::traits<DstX>::Flags & Eigen::DirectAccessBit) &&
