@@ -141,10 +141,8 @@ void require_thread_independent(Make make, const Input& x) {
     if (a.size() != b.size()) return false;
     double scale = 0, worst = 0;
     for (std::size_t i = 0; i < a.size(); ++i) {
-      const auto ai = static_cast<double>(*(a.begin() + static_cast<std::ptrdiff_t>(i)));
-      const auto bi = static_cast<double>(*(b.begin() + static_cast<std::ptrdiff_t>(i)));
-      scale = std::max(scale, std::abs(ai));
-      worst = std::max(worst, std::abs(ai - bi));
+      scale = std::max(scale, std::abs(static_cast<double>(a.data()[i])));
+      worst = std::max(worst, std::abs(static_cast<double>(a.data()[i]) - static_cast<double>(b.data()[i])));
     }
     return worst <= 1e-5 * std::max(scale, 1.0);
   };

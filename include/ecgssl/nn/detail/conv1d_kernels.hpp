@@ -142,7 +142,7 @@ struct implementation<nn::detail::conv1d_op, host> {
         nn::detail::im2col(g, x + b * g.in_channels * g.length, group, cols);
         auto yg = as_matrix(y + (b * g.out_channels + group * g.out_per_group()) * g.out_length, cout_g, out);
         nn::detail::serial_gemm(yg, as_matrix(w + group * g.out_per_group() * g.patch(), cout_g, patch),
-                    as_matrix(static_cast<const T*>(cols), patch, out), false);
+                                as_matrix(static_cast<const T*>(cols), patch, out), false);
         if (bias != nullptr) {
           yg.colwise() += const_vector_map<T>(bias + group * g.out_per_group(), cout_g);
         }
@@ -168,8 +168,8 @@ struct implementation<nn::detail::conv1d_op, host> {
         T* dcols = ws.get();
         for (std::size_t group = 0; group < g.groups; ++group) {
           nn::detail::serial_gemm(as_matrix(dcols, patch, out),
-                      as_matrix(w + group * g.out_per_group() * g.patch(), cout_g, patch).transpose(),
-                      dy_block(b, group), false);
+                                  as_matrix(w + group * g.out_per_group() * g.patch(), cout_g, patch).transpose(),
+                                  dy_block(b, group), false);
           nn::detail::col2im_add(g, static_cast<const T*>(dcols), group, dx + b * g.in_channels * g.length);
         }
       });

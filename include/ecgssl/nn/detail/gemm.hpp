@@ -1,6 +1,7 @@
 #pragma once
 /// \file gemm.hpp
-/// Matrix products split into one panel per OpenMP thread, each panel one serial Eigen GEMM.
+/// Matrix products split into one panel per OpenMP thread, each panel one serial GEMM
+/// (serial_gemm: Eigen, or OpenBLAS in a build with ECGSSL_USE_OPENBLAS).
 ///
 /// Why not Eigen's own threaded GEMM: its threads share packed panels and spin-wait for each
 /// other between depth blocks; on a machine whose cores are also busy with other work a stalled
@@ -124,7 +125,7 @@ void parallel_gemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate,
   parallel_for(static_cast<std::int64_t>(count), [&](std::int64_t p) {
     const Eigen::Index begin = static_cast<Eigen::Index>(p) * size;
     const Eigen::Index len = std::min(size, extent - begin);
-    // Inside the parallel region Eigen runs each product on the calling thread only.
+    // Inside the parallel region each product runs on the calling thread only.
     if (by_rows) {
       serial_gemm(dst.middleRows(begin, len), lhs.middleRows(begin, len), rhs, accumulate, alpha);
     } else {
