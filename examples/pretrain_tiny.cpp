@@ -7,12 +7,12 @@
 //   ecgssl pretrain --data examples/data/cinc --config tiny --method w2v_cmsc_rlm --steps 50 \
 //                   --batch-pairs 4 --seed 1 --out tiny.safetensors
 #include <ecgssl/core/threading.hpp>
-#include <ecgssl/pipeline/csv_log.hpp>
-#include <ecgssl/pipeline/loss_curve_plot.hpp>
-#include <ecgssl/pipeline/pretrain_method.hpp>
-#include <ecgssl/pipeline/pretrainer.hpp>
-#include <ecgssl/pipeline/progress_bar.hpp>
-#include <ecgssl/pipeline/wfdb_dataset.hpp>
+#include <ecgssl/pipeline/logs/csv_log.hpp>
+#include <ecgssl/pipeline/logs/loss_curve_plot.hpp>
+#include <ecgssl/pipeline/pretraining/pretrain_method.hpp>
+#include <ecgssl/pipeline/pretraining/pretrainer.hpp>
+#include <ecgssl/pipeline/logs/progress_bar.hpp>
+#include <ecgssl/data/wfdb_dataset.hpp>
 
 #include <iostream>
 #include <string>
@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   const std::int64_t steps = argc > 2 ? std::stoll(argv[2]) : 50;
   try {
     // 1. Records -> 12-lead 5 s segments at 500 Hz -> pairs of consecutive segments (spec §2).
-    const pipeline::wfdb_dataset data(data_dir);
+    const data::wfdb_dataset data(data_dir);
     std::cout << data.manifest().usable_indices().size() << " records, " << data.pairs()->size() << " CMSC pairs\n";
 
     // 2. The paper's objective: encoder + (no transform) + random lead masking + W2V+CMSC loss.

@@ -5,7 +5,7 @@ with these names loads and gives the same outputs").
 Builds a small ECG transformer in PyTorch (tools/torch_reference_encoder.py, the fairseq-signals
 parameter names) with a fixed seed, writes its state dict as a safetensors checkpoint with the
 model configuration in __metadata__["ecgssl.config"] (the format of include/ecgssl/io/checkpoint.hpp
-and pipeline/pretrained_encoder.hpp: {"model": {"base": "tiny", <overrides>}, ...}), and the
+and pipeline/embedding/pretrained_encoder.hpp: {"model": {"base": "tiny", <overrides>}, ...}), and the
 eval-mode embedding that `ecgssl embed` must reproduce: the non-zero-count temporal mean of the
 transformer output (spec §6.1) of each 5 s segment of the real record E00001 (PhysioNet/CinC
 Challenge 2020, Georgia; CC BY 4.0; bundled in tests/data/records/challenge), computed in float64.

@@ -17,7 +17,7 @@
 #include <ecgssl/core/tensor.hpp>
 #include <ecgssl/data/segment_source.hpp>
 #include <ecgssl/model/configs.hpp>
-#include <ecgssl/pipeline/pretrainer.hpp>
+#include <ecgssl/pipeline/pretraining/pretrainer.hpp>
 
 #include "gpu_test_support.hpp"
 

@@ -29,9 +29,9 @@
 #include <ecgssl/cuda/pos_conv_kernels.cuh>
 #include <ecgssl/cuda/span_mask_kernels.cuh>
 #include <ecgssl/cuda/training_backend.cuh>
-#include <ecgssl/pipeline/evaluation.hpp>
-#include <ecgssl/pipeline/finetune_model.hpp>
-#include <ecgssl/pipeline/finetuner.hpp>
+#include <ecgssl/pipeline/finetuning/evaluation.hpp>
+#include <ecgssl/pipeline/finetuning/finetune_model.hpp>
+#include <ecgssl/pipeline/finetuning/finetuner.hpp>
 
 #include "gpu_test_support.hpp"
 
@@ -41,7 +41,7 @@ using ecgssl::tensor;
 using ecgssl::pipeline::finetune_model;
 using ecgssl::pipeline::finetune_model_options;
 using ecgssl::pipeline::finetune_task;
-using ecgssl::pipeline::segment_set;
+using ecgssl::data::segment_set;
 using gpu_test::relative_difference;
 
 // The small encoder of the GPU tests as a fine-tuned model.
@@ -225,7 +225,7 @@ TEST_CASE("finetuner on cuda: arrhythmia epochs, validation and the kept paramet
   check_stores(host_model.store().values(), device_model.store().values(), host_model.store(), 1e-7, "value");
 
   // evaluation outside fit: the model reads a fresh device mirror of the kept values
-  ecgssl::pipeline::inference_parameters<T, ecgssl::cuda> parameters(device_model.store());
+  ecgssl::inference_parameters<T, ecgssl::cuda> parameters(device_model.store());
   const auto host_probabilities = ecgssl::pipeline::predict_probabilities(host_model, valid, fo.leads, 2);
   const auto device_probabilities = ecgssl::pipeline::predict_probabilities(device_model, valid, fo.leads, 2);
   CHECK(relative_difference(device_probabilities.data(), host_probabilities.data(), host_probabilities.size()) < 1e-6);

@@ -37,9 +37,9 @@
 #include <ecgssl/cuda/training_backend.cuh>
 #include <ecgssl/cuda/wav2vec2_contrastive.cuh>
 #include <ecgssl/data/batch_loader.hpp>
-#include <ecgssl/pipeline/pretrain_method.hpp>
-#include <ecgssl/pipeline/pretrainer.hpp>
-#include <ecgssl/pipeline/two_view_source.hpp>
+#include <ecgssl/pipeline/pretraining/pretrain_method.hpp>
+#include <ecgssl/pipeline/pretraining/pretrainer.hpp>
+#include <ecgssl/data/two_view_source.hpp>
 
 #include "gpu_pretrain_support.hpp"
 #include "gpu_test_support.hpp"
@@ -158,7 +158,7 @@ void check_pretraining(std::shared_ptr<const Source> source, const std::string& 
   CHECK(gpu_test::max_abs_difference(d.after_last, h.after_last) < 1e-5);
 }
 
-using views_t = ecgssl::pipeline::two_view_source<synthetic_segments>;
+using views_t = ecgssl::data::two_view_source<synthetic_segments>;
 
 std::shared_ptr<const views_t> view_source() {
   return std::make_shared<const views_t>(std::make_shared<const synthetic_segments>(single_source()));

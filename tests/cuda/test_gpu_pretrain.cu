@@ -36,8 +36,8 @@
 #include <ecgssl/data/segment_source.hpp>
 #include <ecgssl/model/configs.hpp>
 #include <ecgssl/model/ecg_transformer.hpp>
-#include <ecgssl/pipeline/pretrain_method.hpp>
-#include <ecgssl/pipeline/pretrainer.hpp>
+#include <ecgssl/pipeline/pretraining/pretrain_method.hpp>
+#include <ecgssl/pipeline/pretraining/pretrainer.hpp>
 
 #include "gpu_pretrain_support.hpp"
 #include "gpu_test_support.hpp"

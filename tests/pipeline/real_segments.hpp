@@ -1,12 +1,12 @@
 #pragma once
 // Test helper: 5 s segments of the bundled real Challenge records (examples/data/cinc) as a
-// pipeline::segment_set, read with io::read_record and cut by data::record_source.
+// data::segment_set, read with io::read_record and cut by data::record_source.
 #include <ecgssl/data/record_source.hpp>
 #include <ecgssl/io/challenge_labels.hpp>
 #include <ecgssl/io/manifest.hpp>
 #include <ecgssl/io/wfdb_header.hpp>
 #include <ecgssl/io/wfdb_record.hpp>
-#include <ecgssl/pipeline/segment_set.hpp>
+#include <ecgssl/data/segment_set.hpp>
 
 #include <filesystem>
 #include <string>
@@ -34,7 +34,7 @@ inline io::manifest cinc_manifest(const std::vector<std::string>& records) {
 }
 
 /// Every 5 s segment of the named records, in mV.
-inline pipeline::segment_set cinc_segments(const std::vector<std::string>& records) {
+inline data::segment_set cinc_segments(const std::vector<std::string>& records) {
   data::record_source source(cinc_manifest(records), [](const io::manifest_entry& e) {
     const io::wfdb_record r = io::read_record(e.path);
     tensor<float, 2> x = tensor<float, 2>::from_shape({r.n_leads(), static_cast<std::size_t>(r.n_samples)});
@@ -43,7 +43,7 @@ inline pipeline::segment_set cinc_segments(const std::vector<std::string>& recor
     }
     return x;
   });
-  return pipeline::segment_set::from_source(source);
+  return data::segment_set::from_source(source);
 }
 
 }  // namespace ecgssl::test_support

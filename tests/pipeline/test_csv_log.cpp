@@ -1,4 +1,4 @@
-#include <ecgssl/pipeline/csv_log.hpp>
+#include <ecgssl/pipeline/logs/csv_log.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,11 +1,12 @@
 // evaluation: lead-set zero fill, lead-set sweeps, gallery/probe retrieval, record means.
 #include <doctest/doctest.h>
 
-#include <ecgssl/pipeline/evaluation.hpp>
+#include <ecgssl/pipeline/finetuning/evaluation.hpp>
 
 #include "real_segments.hpp"
 
 using namespace ecgssl::pipeline;
+using ecgssl::data::segment_set;
 
 namespace {
 

@@ -2,7 +2,7 @@
 // synthetic segment set, the checkpoint description round trip, and refusals.
 #include <doctest/doctest.h>
 
-#include <ecgssl/pipeline/finetune_checkpoint.hpp>
+#include <ecgssl/pipeline/finetuning/finetune_checkpoint.hpp>
 
 #include <filesystem>
 #include <map>
@@ -10,6 +10,8 @@
 #include <string>
 
 using namespace ecgssl::pipeline;
+using ecgssl::data::segment_set;
+using ecgssl::model::encoder_config;
 
 namespace {
 

@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <ecgssl/loss/bce_with_logits.hpp>
-#include <ecgssl/pipeline/finetune_model.hpp>
+#include <ecgssl/pipeline/finetuning/finetune_model.hpp>
 
 #include <cmath>
 #include <filesystem>

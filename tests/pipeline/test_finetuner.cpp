@@ -2,11 +2,12 @@
 // identification), early stopping keeps and restores the best validation epoch.
 #include <doctest/doctest.h>
 
-#include <ecgssl/pipeline/finetuner.hpp>
+#include <ecgssl/pipeline/finetuning/finetuner.hpp>
 
 #include "real_segments.hpp"
 
 using namespace ecgssl::pipeline;
+using ecgssl::data::segment_set;
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Tests of pipeline/identity_nt_xent_criterion.hpp (3KG's criterion, spec §4.5) on a small
+// Tests of pipeline/pretraining/identity_nt_xent_criterion.hpp (3KG's criterion, spec §4.5) on a small
 // linear stand-in for the encoder: the loss against a direct evaluation of the formula, the
 // identity rule, and a central-difference gradient check in double through pooling and NT-Xent.
 #include <doctest/doctest.h>
@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "ecgssl/model/ecg_transformer.hpp"
-#include "ecgssl/pipeline/identity_nt_xent_criterion.hpp"
+#include "ecgssl/pipeline/pretraining/identity_nt_xent_criterion.hpp"
 
 using namespace ecgssl;
 using namespace ecgssl::pipeline;

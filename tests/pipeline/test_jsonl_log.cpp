@@ -1,4 +1,4 @@
-#include <ecgssl/pipeline/jsonl_log.hpp>
+#include <ecgssl/pipeline/logs/jsonl_log.hpp>
 
 #include <doctest/doctest.h>
 

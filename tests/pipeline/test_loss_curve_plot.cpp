@@ -1,4 +1,4 @@
-#include <ecgssl/pipeline/loss_curve_plot.hpp>
+#include <ecgssl/pipeline/logs/loss_curve_plot.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-// Tests of pipeline/pretrain_method.hpp: method names, and 3KG (spec §4.5) end to end on the
+// Tests of pipeline/pretraining/pretrain_method.hpp: method names, and 3KG (spec §4.5) end to end on the
 // real PhysioNet 2021 records in tests/data/records/challenge with the tiny encoder.
 #include <doctest/doctest.h>
 
@@ -7,13 +7,15 @@
 #include <string>
 
 #include "ecgssl/core/threading.hpp"
-#include "ecgssl/pipeline/pretrain_method.hpp"
-#include "ecgssl/pipeline/pretrainer.hpp"
-#include "ecgssl/pipeline/two_view_source.hpp"
-#include "ecgssl/pipeline/wfdb_dataset.hpp"
+#include "ecgssl/pipeline/pretraining/pretrain_method.hpp"
+#include "ecgssl/pipeline/pretraining/pretrainer.hpp"
+#include "ecgssl/data/two_view_source.hpp"
+#include "ecgssl/data/wfdb_dataset.hpp"
 
 using namespace ecgssl;
 using namespace ecgssl::pipeline;
+using ecgssl::data::two_view_source;
+using ecgssl::data::wfdb_dataset;
 
 namespace {
 

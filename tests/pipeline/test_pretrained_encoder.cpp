@@ -1,4 +1,4 @@
-// Tests of pipeline/pretrained_encoder.hpp: a checkpoint written from a PyTorch module with the
+// Tests of pipeline/embedding/pretrained_encoder.hpp: a checkpoint written from a PyTorch module with the
 // fairseq-signals names (tools/make_torch_checkpoint_fixture.py) loads strictly and gives
 // PyTorch's embedding (issue 6, spec §6.1).
 #include <doctest/doctest.h>
@@ -9,8 +9,8 @@
 
 #include "ecgssl/core/threading.hpp"
 #include "ecgssl/loss/detail/nonzero_mean_pool.hpp"
-#include "ecgssl/pipeline/finetune_model.hpp"
-#include "ecgssl/pipeline/pretrained_encoder.hpp"
+#include "ecgssl/pipeline/finetuning/finetune_model.hpp"
+#include "ecgssl/pipeline/embedding/pretrained_encoder.hpp"
 #include "support/npy.hpp"
 
 using namespace ecgssl;

@@ -1,4 +1,4 @@
-// Tests of pipeline/pretrainer.hpp (with pretrain_objective, w2v_cmsc_criterion, wfdb_dataset)
+// Tests of pipeline/pretraining/pretrainer.hpp (with pretrain_objective, w2v_cmsc_criterion, wfdb_dataset)
 // on the tiny encoder and the real PhysioNet 2021 records shipped in tests/data/records/challenge.
 #include <doctest/doctest.h>
 
@@ -8,12 +8,13 @@
 #include <vector>
 
 #include "ecgssl/core/threading.hpp"
-#include "ecgssl/pipeline/pretrain_method.hpp"
-#include "ecgssl/pipeline/pretrainer.hpp"
-#include "ecgssl/pipeline/wfdb_dataset.hpp"
+#include "ecgssl/pipeline/pretraining/pretrain_method.hpp"
+#include "ecgssl/pipeline/pretraining/pretrainer.hpp"
+#include "ecgssl/data/wfdb_dataset.hpp"
 
 using namespace ecgssl;
 using namespace ecgssl::pipeline;
+using ecgssl::data::wfdb_dataset;
 
 namespace {
 

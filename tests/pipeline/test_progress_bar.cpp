@@ -1,4 +1,4 @@
-#include <ecgssl/pipeline/progress_bar.hpp>
+#include <ecgssl/pipeline/logs/progress_bar.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include <ecgssl/pipeline/step_record.hpp>
+#include <ecgssl/pipeline/logs/step_record.hpp>
 
 #include <doctest/doctest.h>
 

@@ -12,7 +12,7 @@
 #include <ecgssl/core/parameter_store.hpp>
 #include <ecgssl/core/philox.hpp>
 #include <ecgssl/model/ecg_transformer.hpp>
-#include <ecgssl/pipeline/w2v_cmsc_criterion.hpp>
+#include <ecgssl/pipeline/pretraining/w2v_cmsc_criterion.hpp>
 
 namespace {
 

@@ -1,6 +1,6 @@
 #pragma once
 /// \file training_backend.cuh
-/// pipeline::training_backend on cuda: the store's values and gradients live in a
+/// training_backend on cuda: the store's values and gradients live in a
 /// device_parameters mirror (which the cuda layers read and accumulate into), the optimizer
 /// state in a device_optimizer. The host store and a host optimizer are brought up to date only
 /// when asked (checkpoints), so a step moves no parameter across the bus.
@@ -9,13 +9,13 @@
 #include <memory>
 #include <utility>
 
-#include "../pipeline/training_backend.hpp"
+#include "../optim/training_backend.hpp"
 #include "cuda_check.cuh"
 #include "cuda_context.cuh"
 #include "device_optimizer.cuh"
 #include "device_parameters.cuh"
 
-namespace ecgssl::pipeline {
+namespace ecgssl {
 
 template <class Update, class Schedule, class T>
 class training_backend<Update, Schedule, T, cuda> {
@@ -69,4 +69,4 @@ class inference_parameters<T, cuda> {
   device_parameters<T> parameters_;
 };
 
-}  // namespace ecgssl::pipeline
+}  // namespace ecgssl

@@ -10,6 +10,7 @@
 /// Loading validates everything before touching the store, so a failed load changes nothing.
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -225,6 +226,9 @@ class checkpoint {
                      "tensors; optional_prefixes allow missing ones)");
     }
 
+    // A NaN or infinite weight would only show up as non-finite outputs much later (an
+    // embedding of NaNs, written with exit status 0): refuse it here, naming the tensor.
+    for (const auto& [e, file_name] : to_copy) require_finite_tensor(file_name);
     for (const auto& [e, file_name] : to_copy) {
       file_.read_into<T>(file_name, flat.subspan(e->offset, e->size));
       report.loaded.push_back(file_name);
@@ -233,6 +237,20 @@ class checkpoint {
   }
 
  private:
+  /// Throws data_error naming the file, the tensor and the first element that is NaN or infinite.
+  void require_finite_tensor(const std::string& name) const {
+    const auto t = file_.tensor(name);
+    std::vector<double> values(t.element_count);
+    file_.read_into<double>(name, std::span<double>(values));
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (!std::isfinite(values[i])) {
+        throw data_error(in_file(file_.source(), name + "[" + std::to_string(i) + "]"),
+                         "the value is " + std::string(std::isnan(values[i]) ? "NaN" : "infinite"),
+                         "finite weights (the checkpoint is corrupt, or it was saved from a diverged run)");
+      }
+    }
+  }
+
   [[nodiscard]] static bool starts_with(std::string_view text, std::string_view prefix) {
     return text.substr(0, prefix.size()) == prefix;
   }

@@ -34,6 +34,7 @@
 
 #include "../core/error.hpp"
 #include "atomic_file.hpp"
+#include "detail/regular_file.hpp"
 #include "lead_set.hpp"
 
 namespace ecgssl::io {
@@ -145,10 +146,10 @@ class manifest {
     return m;
   }
 
-  /// Reads a manifest file; io_error naming the file if it cannot be opened.
+  /// Reads a manifest file; io_error naming the file if it cannot be opened or is not a regular file.
   static manifest load(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw io_error(in_file(file.string()), "cannot open manifest", "an existing, readable CSV file");
+    std::istringstream in(detail::read_regular_text_file(file.string(), in_file(file.string()),
+                                                         "a manifest CSV file", std::size_t{4} << 30));
     return read_csv(in, file.string());
   }
 

@@ -39,6 +39,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../core/error.hpp"
+#include "detail/regular_file.hpp"
 #include "../core/tensor.hpp"
 #include "atomic_file.hpp"
 
@@ -70,20 +71,8 @@ class safetensors {
   /// Reads and validates a whole file. Throws io_error naming the file and the faulty field.
   [[nodiscard]] static safetensors load(const std::filesystem::path& path) {
     const std::string source = path.string();
-    std::error_code ec;
-    if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
-      throw io_error(in_file(source), "not a regular file", "a .safetensors file");
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw io_error(in_file(source), "cannot open the file for reading", "an existing, readable .safetensors file");
-    in.seekg(0, std::ios::end);
-    const std::streamoff size = in.tellg();
-    in.seekg(0, std::ios::beg);
-    if (size < 0) throw io_error(in_file(source), "cannot determine the file size", "a regular file");
-    std::vector<std::byte> bytes(static_cast<std::size_t>(size));
-    if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) {
-      throw io_error(in_file(source), "read failed", std::to_string(size) + " readable bytes");
-    }
+    std::vector<std::byte> bytes;
+    detail::read_regular_file(source, bytes, in_file(source), "a .safetensors file", std::size_t{256} << 30);
     return from_bytes(std::move(bytes), source);
   }
 

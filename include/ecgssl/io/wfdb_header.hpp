@@ -11,6 +11,7 @@
 /// undefined and in practice marks a broken header, so the user should decide.
 
 #include <ecgssl/core/error.hpp>
+#include <ecgssl/io/detail/regular_file.hpp>
 #include <ecgssl/io/detail/text.hpp>
 
 #include <algorithm>
@@ -477,21 +478,12 @@ class header_parser {
   return detail::header_parser(path, options).parse(text);
 }
 
-/// Reads and parses a header file. Throws io_error if the file cannot be read.
+/// Reads and parses a header file. Throws io_error if the file cannot be read or is not a
+/// regular file (a FIFO, a directory or a device is refused before anything is read from it).
 [[nodiscard]] inline wfdb_header read_wfdb_header(const std::string& path, wfdb_parse_options options = {}) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) throw io_error(in_file(path), "cannot open header file", "an existing, readable .hea file");
   constexpr std::size_t max_header_bytes = std::size_t{64} << 20;
-  std::string text;
-  char chunk[4096];
-  std::size_t got = 0;
-  while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0 && text.size() <= max_header_bytes) text.append(chunk, got);
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) throw io_error(in_file(path), "read error", "a readable .hea file");
-  if (text.size() > max_header_bytes) {
-    throw io_error(in_file(path), "header file is larger than 64 MiB", "a WFDB header (a few lines of text)");
-  }
+  const std::string text =
+      detail::read_regular_text_file(path, in_file(path), "a WFDB header (.hea, a few lines of text)", max_header_bytes);
   return parse_wfdb_header(text, path, options);
 }
 

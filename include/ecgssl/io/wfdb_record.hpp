@@ -18,6 +18,7 @@
 
 #include <ecgssl/core/error.hpp>
 #include <ecgssl/core/tensor.hpp>
+#include <ecgssl/io/detail/regular_file.hpp>
 #include <ecgssl/io/detail/wfdb_decode.hpp>
 #include <ecgssl/io/wfdb_header.hpp>
 
@@ -46,6 +47,9 @@ struct wfdb_read_options {
   /// Refuse records with more than this many samples in all (leads x samples), so a corrupt
   /// header cannot make the reader allocate without bound.
   std::int64_t max_total_samples = std::int64_t{1} << 31;
+  /// A header names its signal files (and a multi-segment header its segments' headers);
+  /// by default each must stay inside the header's folder: no absolute path, no `..`.
+  bool allow_files_outside_folder = false;
   wfdb_parse_options header{};
 };
 
@@ -106,36 +110,15 @@ inline wfdb_workspace& thread_workspace() {
   return ws;
 }
 
-/// Reads a whole file into `bytes`. Throws io_error naming the file if it cannot.
+/// Reads a whole signal file into `bytes`: only a regular file (a FIFO, a directory or a device
+/// is refused, naming the header line that named it), at most 64 GiB.
 inline void read_file_bytes(const std::string& path, std::vector<unsigned char>& bytes, const std::string& header_path,
                             std::int64_t header_line) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    error_location where;
-    where.file = header_path;
-    where.line = header_line;
-    where.field = "file name";
-    throw io_error(where, "cannot open signal file " + path, "the signal file next to the header");
-  }
-  // One read of the whole file (size from seeking to the end), falling back to chunks for
-  // files whose size cannot be found by seeking (pipes).
-  bool failed = false;
-  long size = -1;
-  if (std::fseek(f, 0, SEEK_END) == 0) size = std::ftell(f);
-  if (size >= 0 && std::fseek(f, 0, SEEK_SET) == 0) {
-    bytes.resize(static_cast<std::size_t>(size));
-    const std::size_t got = size > 0 ? std::fread(bytes.data(), 1, bytes.size(), f) : 0;
-    bytes.resize(got);
-    failed = got != static_cast<std::size_t>(size) || std::ferror(f) != 0;
-  } else {
-    bytes.clear();
-    unsigned char chunk[1 << 14];
-    std::size_t got = 0;
-    while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
-    failed = std::ferror(f) != 0;
-  }
-  std::fclose(f);
-  if (failed) throw io_error(in_file(path), "read error", "a readable signal file");
+  error_location where;
+  where.file = header_path;
+  where.line = header_line;
+  where.field = "file name";
+  read_regular_file(path, bytes, where, "the WFDB signal file next to the header", std::size_t{64} << 30);
 }
 
 inline std::int32_t read_le_i32(const unsigned char* p) {
@@ -538,6 +521,22 @@ inline std::string header_path_of(const std::string& path) {
   return path + ".hea";
 }
 
+/// Refuses a file name from a header that would leave the header's folder (absolute, or with a
+/// `..` component): a record must not make the reader open files elsewhere on the machine.
+inline void require_inside_folder(const std::string& name, const std::string& header_path, std::int64_t line,
+                                  const char* field) {
+  const std::filesystem::path p(name);
+  bool escapes = p.is_absolute() || p.has_root_name() || p.has_root_directory();
+  for (const auto& part : p) escapes = escapes || part == "..";
+  if (!escapes) return;
+  error_location where;
+  where.file = header_path;
+  if (line > 0) where.line = line;
+  where.field = field;
+  throw io_error(where, "'" + name + "' points outside the header's folder",
+                 "a file name inside that folder (wfdb_read_options::allow_files_outside_folder permits others)");
+}
+
 inline void read_single_from_disk(const wfdb_header& h, wfdb_record& out, const wfdb_read_options& options) {
   auto& ws = thread_workspace();
   const std::filesystem::path dir = std::filesystem::path(h.path).parent_path();
@@ -547,6 +546,7 @@ inline void read_single_from_disk(const wfdb_header& h, wfdb_record& out, const 
   std::vector<std::vector<unsigned char>> extra;  // only for records with several files
   std::vector<std::string> extra_names;
   auto get_file = [&](const wfdb_signal_spec& spec) -> std::span<const unsigned char> {
+    if (!options.allow_files_outside_folder) require_inside_folder(spec.file_name, h.path, spec.line, "file name");
     const std::string full = (dir / spec.file_name).string();
     if (cached_name.empty()) {
       read_file_bytes(full, ws.bytes, h.path, spec.line);
@@ -579,6 +579,7 @@ inline void merge_checksum(checksum_status& into, checksum_status from) {
 inline void read_multi_from_disk(const wfdb_header& h, wfdb_record& out, const wfdb_read_options& options) {
   const std::filesystem::path dir = std::filesystem::path(h.path).parent_path();
   auto segment_header = [&](const wfdb_segment_spec& seg) {
+    if (!options.allow_files_outside_folder) require_inside_folder(seg.name, h.path, seg.line, "segment name");
     const std::string p = (dir / (seg.name + ".hea")).string();
     wfdb_header sh;
     try {
@@ -759,6 +760,31 @@ inline void read_record(const std::string& path, wfdb_record& out, const wfdb_re
   wfdb_record out;
   read_record(path, out, options);
   return out;
+}
+
+/// Reads the record at `path` as x: [leads, samples] in millivolts (uV and V are converted;
+/// spec §2.2 val / gain). A record with an invalid sample (NaN) is refused, naming the sample
+/// and lead (spec §2.2 skips records with missing samples).
+inline tensor<float, 2> read_millivolts(const std::string& path) {
+  const wfdb_record r = read_record(path);
+  const std::size_t leads = r.n_leads();
+  const auto n = static_cast<std::size_t>(r.n_samples);
+  tensor<float, 2> x = tensor<float, 2>::from_shape({leads, n});
+  for (std::size_t l = 0; l < leads; ++l) {
+    double scale = 1.0;
+    const std::string& u = r.units[l];
+    if (u == "uV" || u == "uv" || u == "µV") scale = 1e-3;
+    else if (u == "V" || u == "v") scale = 1e3;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double v = r.physical(l, i);
+      if (!std::isfinite(v)) {
+        throw data_error(in_file(path, "sample " + std::to_string(i) + " of lead " + r.leads[l]),
+                         "invalid (NaN) sample", "records without missing samples (spec 2.2 skips them)");
+      }
+      x(l, i) = static_cast<float>(v * scale);
+    }
+  }
+  return x;
 }
 
 }  // namespace ecgssl::io

@@ -1,0 +1,116 @@
+/// \file evaluate.cpp
+/// `ecgssl evaluate --checkpoint CK2 --data DIR_OR_MANIFEST --leads LIST|all [--split S] [--json]`:
+/// evaluates one fine-tuned model on several lead sets (zero fill; "all" = the paper's Table 1
+/// columns 12, 6, 3, 2, 1) and prints a table, or one JSON object with a key per lead set.
+/// Arrhythmia (per segment, spec §6.2): challenge_score, auroc, auprc (macro), accuracy, f_measure;
+/// identification (spec §6.3): top1 (gallery = first, probe = second segment of each identity).
+/// --split test|valid|train rebuilds the fine-tuning split stored in the checkpoint (same data,
+/// same seed); the default `all` evaluates every segment of --data. `--device cuda` (an ecgssl
+/// built with CUDA) runs the model on the GPU.
+
+#include <ecgssl/pipeline/finetuning/evaluation.hpp>
+#include <ecgssl/pipeline/finetuning/finetune_checkpoint.hpp>
+#include <ecgssl/data/wfdb_dataset.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "detail/cli11_run.hpp"
+#include "detail/device_option.hpp"
+#include "detail/format.hpp"
+#include "detail/evaluate_run.hpp"
+
+namespace ecgssl::cli {
+
+
+/// `ecgssl evaluate`; see the file comment.
+int run_evaluate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  CLI::App app{"evaluate a fine-tuned model on lead sets (the paper's P-N-lead columns)", "ecgssl evaluate"};
+  std::string checkpoint, data, split_name = "all";
+  std::vector<std::string> lead_names{"all"};
+  bool json = false;
+  app.add_option("--checkpoint", checkpoint, "fine-tuned checkpoint (ecgssl finetune)")->required();
+  app.add_option("--data", data, "folder of WFDB records or a manifest .csv")->required();
+  app.add_option("--leads", lead_names, "lead sets (12, 6, 4, 3, 2, 1, I,II,V2 ...) or all (= 12 6 3 2 1)");
+  app.add_option("--split", split_name, "all, or the train/valid/test part of the checkpoint's fine-tuning split")
+      ->check(CLI::IsMember({"all", "train", "valid", "test"}));
+  app.add_flag("--json", json, "print one JSON object with a key per lead set");
+  std::string device = "host";
+  detail::add_device_option(app, device);
+  return detail::run_cli11(app, args, out, err, [&]() -> int {
+  const auto where = detail::parse_device(device);
+
+  std::vector<std::string> sets;
+  for (const auto& n : lead_names) {
+    if (n == "all") {
+      for (const auto& p : pipeline::paper_lead_sets()) sets.push_back(p);
+    } else {
+      io::lead_set::parse(n, at_field("--leads"));  // reject a bad name before the slow part
+      sets.push_back(n);
+    }
+  }
+  const io::checkpoint ck = io::checkpoint::load(checkpoint);
+  const pipeline::finetune_checkpoint_info info = pipeline::read_finetune_info(ck, checkpoint);
+  std::vector<std::string> patients;
+  data::segment_set all = data::load_segment_set(data, &patients);
+  data::segment_set part;
+  const bool id_task = info.model.task == pipeline::finetune_task::identification;
+  if (split_name != "all") {
+    auto split = pipeline::split_segments(all, info.model.task, info.valid_fraction, info.split_seed, patients);
+    part = split_name == "train" ? std::move(split.train) : split_name == "valid" ? std::move(split.valid) : std::move(split.test);
+  } else {
+    part = std::move(all);
+  }
+  if (part.size() == 0) throw data_error(in_file(data), "the " + split_name + " part has no segment", "more records");
+#if defined(ECGSSL_CLI_WITH_CUDA)
+  const auto results = where == detail::compute_device::cuda ? detail::evaluate_on_cuda(ck, info, part, sets)
+                                                            : detail::evaluate_checkpoint<host>(ck, info, part, sets);
+#else
+  (void)where;  // parse_device refused cuda: this binary has no GPU pipelines
+  const auto results = detail::evaluate_checkpoint<host>(ck, info, part, sets);
+#endif
+
+  const auto num = [](double v) { return v == v ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  if (json) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& r : results) {
+      if (id_task) {
+        j[r.name] = {{"top1", num(r.score)}, {"segments", part.size()}};
+      } else {
+        j[r.name] = {{"challenge_score", num(r.diagnosis.challenge_score)}, {"auroc", num(r.diagnosis.macro_auroc)},
+                     {"auprc", num(r.diagnosis.macro_auprc)}, {"accuracy", num(r.diagnosis.accuracy)},
+                     {"f_measure", num(r.diagnosis.macro_f_measure)}, {"segments", part.size()}};
+      }
+    }
+    out << j.dump() << "\n";
+    return 0;
+  }
+  out << pipeline::task_name(info.model.task) << " model " << checkpoint << " on " << part.size() << " segments ("
+      << split_name << ")\n";
+  if (id_task) {
+    out << "lead set      top1\n";
+    for (const auto& r : results) {
+      std::string name = r.name;
+      name.resize(std::max<std::size_t>(name.size(), 12), ' ');
+      out << name << "  " << detail::fixed4(r.score) << "\n";
+    }
+    return 0;
+  }
+  out << "lead set      challenge_score  auroc   auprc   accuracy  f_measure\n";
+  for (const auto& r : results) {
+    std::string name = r.name;
+    name.resize(std::max<std::size_t>(name.size(), 12), ' ');
+    out << name << "  " << detail::fixed4(r.diagnosis.challenge_score) << "           "
+        << detail::fixed4(r.diagnosis.macro_auroc) << "  " << detail::fixed4(r.diagnosis.macro_auprc) << "  "
+        << detail::fixed4(r.diagnosis.accuracy) << "    " << detail::fixed4(r.diagnosis.macro_f_measure) << "\n";
+  }
+  return 0;
+  });
+}
+
+}  // namespace ecgssl::cli

@@ -1,0 +1,127 @@
+/// \file finetune.cpp
+/// `ecgssl finetune --task arrhythmia|identification (--checkpoint CK | --random-init [--config C])
+///  --data DIR_OR_MANIFEST [--leads LIST] [--epochs N] [--seed S] --out CK2 [...]`:
+/// fine-tunes a pre-trained encoder (or a randomly initialised one) for the task of spec §6 on
+/// the training part of the data (split by record, pipeline/finetuning/finetune_checkpoint.hpp), validates
+/// each epoch on the validation part (Challenge score or top-1 identification accuracy), keeps
+/// the best epoch (early stopping with --patience) and writes it to --out. Prints a progress bar
+/// and one line of validation metrics per epoch. `--device cuda` (an ecgssl built with CUDA)
+/// trains on the GPU.
+
+#include <ecgssl/core/error.hpp>
+#include <ecgssl/io/checkpoint.hpp>
+#include <ecgssl/io/lead_set.hpp>
+#include <ecgssl/model/encoder_config.hpp>
+#include <ecgssl/pipeline/finetuning/finetune_checkpoint.hpp>
+#include <ecgssl/pipeline/finetuning/finetuner.hpp>
+#include <ecgssl/pipeline/embedding/pretrained_encoder.hpp>
+#include <ecgssl/pipeline/logs/progress_bar.hpp>
+#include <ecgssl/data/wfdb_dataset.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <ostream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <unistd.h>
+
+#include "commands.hpp"
+#include "detail/cli11_run.hpp"
+#include "detail/device_option.hpp"
+#include "detail/finetune_run.hpp"
+#include "detail/format.hpp"
+#include "detail/validators.hpp"
+
+namespace ecgssl::cli {
+
+
+/// `ecgssl finetune`; see the file comment.
+int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  CLI::App app{"fine-tune an encoder for arrhythmia classification or patient identification (spec 6)",
+               "ecgssl finetune"};
+  std::string task_text = "arrhythmia", checkpoint, config = "tiny", data, leads_text = "12", out_path;
+  bool random_init = false, linear_probe = false;
+  std::size_t epochs = 10, batch = 16, patience = 0;
+  std::uint64_t seed = 1;
+  double valid_fraction = 0.1, lr = 0;
+  app.add_option("--task", task_text, "arrhythmia (26 Challenge classes) or identification (ArcFace)")
+      ->check(CLI::IsMember({"arrhythmia", "identification"}));
+  auto* ck_opt = app.add_option("--checkpoint", checkpoint, "pre-trained checkpoint (ecgssl pretrain)");
+  auto* ri_opt = app.add_flag("--random-init", random_init, "random initialisation, extractor trainable (baseline)");
+  ck_opt->excludes(ri_opt);
+  app.add_option("--config", config, "encoder for --random-init: tiny, small, base or a JSON file")->needs(ri_opt);
+  app.add_option("--data", data, "folder of WFDB records or a manifest .csv")->required();
+  app.add_option("--leads", leads_text, "lead set: 12, 6, 4, 3, 2, 1 or names such as I,II,V2 (zero fill)");
+  app.add_option("--epochs", epochs, "maximum epochs")->check(CLI::PositiveNumber);
+  app.add_option("--batch-size", batch, "segments per update (the reference: 128)")->check(CLI::PositiveNumber);
+  app.add_option("--patience", patience, "stop after this many epochs without a better validation metric "
+                                         "(default 30 arrhythmia, 20 identification)");
+  app.add_option("--lr", lr, "learning rate (default 5e-5 arrhythmia, peak 3e-5 identification)")
+      ->check(detail::finite_positive());
+  app.add_option("--seed", seed, "seed of the split, initialisation, order and dropout")->check(detail::unsigned_integer());
+  app.add_option("--valid-fraction", valid_fraction, "records in each of valid and test (arrhythmia); held-out "
+                                                      "identities (identification)")
+      ->check(detail::finite_in(0.0, 0.5));
+  app.add_flag("--linear-probe", linear_probe, "train the head only (frozen encoder)");
+  app.add_option("--out", out_path, "where to write the fine-tuned checkpoint")->required();
+  std::string device = "host";
+  detail::add_device_option(app, device);
+  return detail::run_cli11(app, args, out, err, [&]() -> int {
+  const auto where = detail::parse_device(device);
+  if (checkpoint.empty() && !random_init) {
+    err << "ecgssl finetune: give --checkpoint CK (pre-trained) or --random-init\n";
+    return 2;
+  }
+
+  pipeline::finetune_model_options mo;
+  mo.task = pipeline::parse_task(task_text);
+  mo.pretrained = !random_init;
+  mo.linear_probe = linear_probe;
+  std::optional<io::checkpoint> pre;
+  if (random_init) {
+    mo.encoder = model::encoder_config::resolve(config);
+  } else {
+    pre = io::checkpoint::load(checkpoint);
+    mo.encoder = pipeline::pretrained_encoder_options(*pre, checkpoint);
+  }
+  mo.encoder = pipeline::finetuning_encoder_options(mo.encoder, mo.pretrained);
+  const io::lead_set leads = io::lead_set::parse(leads_text, at_field("--leads"));
+
+  std::vector<std::string> patients;
+  const auto all = data::load_segment_set(data, &patients);
+  const auto split = pipeline::split_segments(all, mo.task, valid_fraction, seed, patients);
+  if (split.train.size() == 0) throw data_error(in_file(data), "the training part is empty", "more records");
+  if (mo.task == pipeline::finetune_task::identification) mo.classes = split.train_identities;
+  out << "data: " << all.size() << " segments; train " << split.train.size() << ", valid " << split.valid.size()
+      << (mo.task == pipeline::finetune_task::arrhythmia ? ", test " + std::to_string(split.test.size()) : std::string())
+      << " segments" << (mo.task == pipeline::finetune_task::identification
+                             ? " (" + std::to_string(mo.classes) + " training identities)" : std::string())
+      << "\n";
+
+  detail::finetune_job job;
+  job.model = mo;
+  job.pretrained = pre ? &*pre : nullptr;
+  job.training.epochs = epochs;
+  job.training.batch_size = batch;
+  job.training.patience = patience > 0 ? patience : (mo.task == pipeline::finetune_task::arrhythmia ? 30 : 20);
+  job.training.seed = seed;
+  if (lr > 0) job.training.learning_rate = lr;
+  job.training.leads = leads;
+  job.split = &split;
+  job.info.model = mo;
+  job.info.leads = leads_text;
+  job.info.split_seed = seed;
+  job.info.valid_fraction = valid_fraction;
+  job.out_path = out_path;
+#if defined(ECGSSL_CLI_WITH_CUDA)
+  if (where == detail::compute_device::cuda) return detail::finetune_on_cuda(job, out);
+#else
+  (void)where;  // parse_device refused cuda: this binary has no GPU pipelines
+#endif
+  return detail::fine_tune<host>(job, out);
+  });
+}
+
+}  // namespace ecgssl::cli

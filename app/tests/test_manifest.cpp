@@ -1,0 +1,56 @@
+
+#include "commands.hpp"
+#include <ecgssl/io/manifest.hpp>
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <sstream>
+
+namespace {
+const std::string records = std::string(ECGSSL_TEST_DATA_DIR) + "/records";
+}
+
+TEST_CASE("manifest keeps the 500 Hz records of at least 5 s and gives a reason for every other") {
+  const auto csv = (std::filesystem::temp_directory_path() / "ecgssl_test_manifest.csv").string();
+  std::ostringstream out, err;
+  REQUIRE(ecgssl::cli::run_manifest({records + "/challenge", "--out", csv}, out, err) == 0);
+  CHECK(err.str().empty());
+  const auto m = ecgssl::io::manifest::load(csv);
+  std::size_t kept = 0;
+  for (const auto& e : m.entries) {
+    if (e.usable()) {
+      ++kept;
+      CHECK(e.sampling_frequency == 500.0);
+      CHECK(e.samples >= 2500);
+    } else {
+      CHECK_FALSE(e.skip_reason.empty());
+    }
+  }
+  CHECK(kept > 0);
+  // The summary line counts what the file holds.
+  CHECK(out.str().find(std::to_string(m.entries.size()) + " records") != std::string::npos);
+  CHECK(out.str().find(std::to_string(kept) + " kept") != std::string::npos);
+  // A 1000 Hz requirement skips every 500 Hz record, each with its rate in the reason.
+  std::ostringstream out2, err2;
+  REQUIRE(ecgssl::cli::run_manifest({records + "/challenge", "--out", csv, "--fs", "1000"}, out2, err2) == 0);
+  for (const auto& e : ecgssl::io::manifest::load(csv).entries) {
+    if (e.sampling_frequency == 500.0) CHECK(e.skip_reason.find("sampling frequency 500 Hz") == 0);
+  }
+  std::filesystem::remove(csv);
+}
+
+TEST_CASE("manifest errors name the folder or option") {
+  std::ostringstream out, err;
+  CHECK(ecgssl::cli::run_manifest({"/nonexistent-folder", "--out", "/tmp/x.csv"}, out, err) == 1);
+  CHECK(err.str().find("/nonexistent-folder") != std::string::npos);
+  std::ostringstream out2, err2;
+  // A bad value is a usage error found at parse time (issue 19), its message naming the option.
+  CHECK(ecgssl::cli::run_manifest({records, "--out", "/tmp/x.csv", "--fs", "0"}, out2, err2) == 2);
+  CHECK(err2.str().substr(0, err2.str().find('\n')).find("--fs") != std::string::npos);
+  std::ostringstream out3, err3;
+  CHECK(ecgssl::cli::run_manifest({records}, out3, err3) == 2);  // --out is required
+  // A folder that cannot take the output: nothing is written, the error names the file.
+  std::ostringstream out4, err4;
+  CHECK(ecgssl::cli::run_manifest({records + "/challenge", "--out", "/nonexistent-dir/m.csv"}, out4, err4) == 1);
+  CHECK(err4.str().find("/nonexistent-dir/m.csv") != std::string::npos);
+}

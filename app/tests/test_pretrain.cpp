@@ -1,0 +1,106 @@
+// Tests of app/pretrain.hpp through run_pretrain, on the real records of tests/data/records.
+#include "commands.hpp"
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+
+namespace {
+
+const std::string records = std::string(ECGSSL_TEST_DATA_DIR) + "/records/challenge";
+
+std::filesystem::path scratch(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / "ecgssl_test_cli_pretrain";
+  std::filesystem::create_directories(dir);
+  return dir / name;
+}
+
+struct result {
+  int code;
+  std::string out, err;
+};
+
+result pretrain(std::vector<std::string> args) {
+  std::ostringstream out, err;
+  const int code = ecgssl::cli::run_pretrain(args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+std::size_t line_count(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::size_t n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("pretrain w2v_cmsc_rlm on real records writes a checkpoint, logs and a summary; resume continues") {
+  const auto ck = scratch("tiny.safetensors"), csv = scratch("log.csv"), jsonl = scratch("log.jsonl"), svg = scratch("loss.svg");
+  for (const auto& p : {ck, csv, jsonl, svg}) std::filesystem::remove(p);
+  const auto r = pretrain({"--data", records, "--config", "tiny", "--method", "w2v_cmsc_rlm", "--steps", "2",
+                           "--batch-pairs", "1", "--seed", "3", "--out", ck.string(), "--threads", "1",
+                           "--log-csv", csv.string(), "--log-jsonl", jsonl.string(), "--plot-svg", svg.string()});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("2/2") != std::string::npos);  // progress bar's last line
+  CHECK(r.out.find("893440 parameters") != std::string::npos);  // tiny at pre-training (spec §11)
+  CHECK(r.out.find("2 updates this run (2 in all)") != std::string::npos);
+  CHECK(std::filesystem::exists(ck));
+  CHECK(line_count(csv) == 3);
+  CHECK(line_count(jsonl) == 2);
+  CHECK(std::filesystem::file_size(svg) > 100);
+
+  const auto resumed = pretrain({"--data", records, "--config", "tiny", "--steps", "3", "--batch-pairs", "1",
+                                 "--seed", "3", "--out", ck.string(), "--resume", ck.string(), "--threads", "1",
+                                 "--log-csv", csv.string()});
+  INFO(resumed.err);
+  REQUIRE(resumed.code == 0);
+  CHECK(resumed.out.find("resumed from") != std::string::npos);
+  CHECK(resumed.out.find("1 updates this run (3 in all)") != std::string::npos);
+  CHECK(line_count(csv) == 4);  // appended
+
+  const auto other = pretrain({"--data", records, "--config", "small", "--steps", "4", "--batch-pairs", "1",
+                               "--seed", "3", "--out", scratch("other.safetensors").string(), "--resume", ck.string()});
+  CHECK(other.code == 1);
+  CHECK(other.err.find("ecgssl.config.model") != std::string::npos);
+}
+
+TEST_CASE("pretrain: the baseline methods each run an update") {
+  for (const char* method : {"w2v", "cmsc_rlm", "simclr_rlm", "w2v_cmsc_physio", "3kg"}) {
+    CAPTURE(method);
+    const auto r = pretrain({"--data", records, "--method", method, "--steps", "1", "--batch-pairs", "2",
+                             "--out", scratch(std::string(method) + ".safetensors").string(), "--threads", "1"});
+    INFO(r.err);
+    CHECK(r.code == 0);
+    CHECK(r.out.find("1 updates this run") != std::string::npos);
+  }
+}
+
+TEST_CASE("pretrain: bad input gives one clear line and no checkpoint") {
+  const auto empty = scratch("empty");
+  std::filesystem::create_directories(empty);
+  const auto ck = scratch("never.safetensors");
+  std::filesystem::remove(ck);
+  auto r = pretrain({"--data", empty.string(), "--steps", "1", "--out", ck.string()});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("no WFDB header") != std::string::npos);
+  r = pretrain({"--data", records, "--method", "byol", "--steps", "1", "--out", ck.string()});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("unknown method 'byol'") != std::string::npos);
+  r = pretrain({"--data", records, "--config", scratch("missing.json").string(), "--out", ck.string()});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("missing.json") != std::string::npos);
+  r = pretrain({"--data", records, "--steps", "1"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("--out") != std::string::npos);
+  r = pretrain({"--data", records, "--steps", "1", "--out", (scratch("no_dir") / "a" / "b.safetensors").string(),
+                "--threads", "1"});
+  CHECK(r.code == 1);
+  CHECK(!r.err.empty());
+  CHECK(!std::filesystem::exists(ck));
+}

@@ -1,0 +1,153 @@
+#pragma once
+/// \file finetune_checkpoint.hpp
+/// Fine-tuned models on disk and the data splits of fine-tuning (spec §2.4, §6), following the
+/// pre-training conventions (io::checkpoint safetensors, "ecgssl.config" JSON with the encoder
+/// under "model" as model::encoder_config writes it). A fine-tuned checkpoint's config adds
+/// "task", "classes", "pretrained", "linear_probe", "leads", and "split" {"seed", "valid_fraction"}
+/// so `evaluate` can rebuild the held-out part of the same data.
+///
+/// Splits: arrhythmia = io::group_split by record (no record in two parts; the reference's
+/// segment-level split leaks records, spec §9); identification = io::make_identification_split
+/// with records (or patients, where the manifest names them) as identities: training identities
+/// get consecutive labels, held-out ones give gallery/probe pairs (spec §6.3).
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "../../core/error.hpp"
+#include "../../io/checkpoint.hpp"
+#include "../../io/python_random.hpp"
+#include "../../io/splits.hpp"
+#include "../../model/encoder_config.hpp"
+#include "finetune_model.hpp"
+#include "../../data/segment_set.hpp"
+
+namespace ecgssl::pipeline {
+
+/// Train / valid / test segments of one data set for one task.
+struct finetune_split {
+  data::segment_set train, valid, test;  ///< identification: valid == test == held-out identities
+  std::size_t train_identities = 0;
+};
+
+/// Splits `all` for `task` (see the file comment). `patients[i]` (optional, empty = records)
+/// names the identity of segment i for identification.
+inline finetune_split split_segments(const data::segment_set& all, finetune_task task, double valid_fraction,
+                                     std::uint64_t seed, const std::vector<std::string>& patients = {}) {
+  finetune_split out;
+  io::python_random rng(seed);
+  if (task == finetune_task::arrhythmia) {
+    const auto parts = io::group_split(std::span<const std::string>(all.record_ids), valid_fraction, rng);
+    out.train = all.subset(parts.train);
+    out.valid = all.subset(parts.valid);
+    out.test = all.subset(parts.test);
+    return out;
+  }
+  const auto& keys = patients.empty() ? all.record_ids : patients;
+  const auto parts = io::make_identification_split(std::span<const std::string>(keys), valid_fraction, rng);
+  out.train = all.subset(parts.train);
+  for (std::size_t i = 0; i < parts.train.size(); ++i) out.train.identities[i] = static_cast<std::int64_t>(parts.train_label[i]);
+  std::vector<std::size_t> held;
+  for (std::size_t k = 0; k < parts.gallery.size(); ++k) {
+    held.push_back(parts.gallery[k]);
+    held.push_back(parts.probe[k]);
+  }
+  out.valid = all.subset(held);
+  for (std::size_t i = 0; i < held.size(); ++i) out.valid.identities[i] = static_cast<std::int64_t>(i / 2);
+  out.test = out.valid;
+  out.train_identities = parts.train_identities;
+  return out;
+}
+
+/// What a fine-tuned checkpoint says about its model and data.
+struct finetune_checkpoint_info {
+  finetune_model_options model;
+  std::string leads = "12";
+  std::uint64_t split_seed = 1;
+  double valid_fraction = 0.1;
+};
+
+/// Saves the model and its description (the host store's values: after finetuner::fit they are
+/// the kept epoch's, on every backend).
+template <class T, class B>
+void save_finetuned(const std::filesystem::path& path, const finetune_model<T, B>& model, const finetune_checkpoint_info& info) {
+  io::checkpoint ck;
+  ck.add_parameters(model.store());
+  const auto& o = model.options();
+  nlohmann::json j;
+  j["model"] = model::encoder_config::to_json(o.encoder);
+  j["method"] = "finetune";
+  j["task"] = task_name(o.task);
+  j["classes"] = o.classes;
+  j["pretrained"] = o.pretrained;
+  j["linear_probe"] = o.linear_probe;
+  j["arcface_scale"] = o.arcface_scale;
+  j["arcface_margin"] = o.arcface_margin;
+  j["leads"] = info.leads;
+  j["split"] = {{"seed", info.split_seed}, {"valid_fraction", info.valid_fraction}};
+  ck.set_config(j.dump());
+  ck.save(path);
+}
+
+/// The JSON configuration of a checkpoint (config_error if it has none).
+inline nlohmann::json checkpoint_config(const io::checkpoint& ck, const std::filesystem::path& path) {
+  const auto text = ck.config();
+  if (!text) {
+    throw config_error(in_file(path.string(), "ecgssl.config"), "the checkpoint has no configuration",
+                       "a checkpoint written by ecgssl pretrain or ecgssl finetune");
+  }
+  try {
+    return nlohmann::json::parse(*text);
+  } catch (const nlohmann::json::exception& e) {
+    throw config_error(in_file(path.string(), "ecgssl.config"), std::string("invalid JSON: ") + e.what(),
+                       "the JSON configuration ecgssl writes");
+  }
+}
+
+/// Reads a fine-tuned checkpoint's description (config_error naming the field otherwise).
+inline finetune_checkpoint_info read_finetune_info(const io::checkpoint& ck, const std::filesystem::path& path) {
+  const nlohmann::json j = checkpoint_config(ck, path);
+  if (!j.contains("task") || !j.contains("model")) {
+    throw config_error(in_file(path.string(), "ecgssl.config.task"), "not a fine-tuned model (no task)",
+                       "a checkpoint written by ecgssl finetune (a pre-trained one goes to finetune --checkpoint)");
+  }
+  finetune_checkpoint_info info;
+  try {
+    info.model.encoder = model::encoder_config::from_json(j.at("model"), path.string() + " ecgssl.config.model");
+    info.model.task = parse_task(j.at("task").get<std::string>());
+    info.model.classes = j.at("classes").get<std::size_t>();
+    info.model.pretrained = j.at("pretrained").get<bool>();
+    info.model.linear_probe = j.at("linear_probe").get<bool>();
+    info.model.arcface_scale = j.value("arcface_scale", 192.0);
+    info.model.arcface_margin = j.value("arcface_margin", 1.0);
+    info.leads = j.value("leads", std::string("12"));
+    if (j.contains("split")) {
+      info.split_seed = j["split"].at("seed").get<std::uint64_t>();
+      info.valid_fraction = j["split"].at("valid_fraction").get<double>();
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw config_error(in_file(path.string(), "ecgssl.config"), std::string("malformed: ") + e.what(),
+                       "the configuration ecgssl finetune writes");
+  }
+  return info;
+}
+
+/// Loads a fine-tuned model (strict) into the host store. On the heap: the model's layers point
+/// into its store. On cuda, make the store's device mirror (inference_parameters) afterwards.
+template <class T = float, class B = host>
+std::unique_ptr<finetune_model<T, B>> load_finetuned(const std::filesystem::path& path,
+                                                     finetune_checkpoint_info* info_out = nullptr) {
+  const io::checkpoint ck = io::checkpoint::load(path);
+  const auto info = read_finetune_info(ck, path);
+  auto model = std::make_unique<finetune_model<T, B>>(info.model);
+  model->load_finetuned(ck);
+  if (info_out != nullptr) *info_out = info;
+  return model;
+}
+
+}  // namespace ecgssl::pipeline
