@@ -30,6 +30,7 @@
 #include "commands.hpp"
 #include "detail/cli11_run.hpp"
 #include "detail/device_option.hpp"
+#include "detail/output_target.hpp"
 
 namespace ecgssl::cli {
 
@@ -71,6 +72,7 @@ int run_embed(const std::vector<std::string>& args, std::ostream& out, std::ostr
     const bool npy = output.size() >= 4 && output.compare(output.size() - 4, 4, ".npy") == 0;
     const bool csv = output.size() >= 4 && output.compare(output.size() - 4, 4, ".csv") == 0;
     if (!npy && !csv) throw config_error(at_field("--out"), "'" + output + "'", "a file name ending in .csv or .npy");
+    const auto lock = detail::claim_output(output, "--out");
     if (threads > 0) set_threads(threads);
     const io::lead_set kept = io::lead_set::parse(leads, at_field("--leads"));
     const auto config_override = config.empty() ? std::nullopt : std::optional<std::string>(config);

@@ -32,6 +32,7 @@
 #include "detail/device_option.hpp"
 #include "detail/finetune_run.hpp"
 #include "detail/format.hpp"
+#include "detail/output_target.hpp"
 #include "detail/validators.hpp"
 
 namespace ecgssl::cli {
@@ -90,6 +91,7 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
   const io::lead_set leads = io::lead_set::parse(leads_text, at_field("--leads"));
 
   std::vector<std::string> patients;
+  const auto lock = detail::claim_output(out_path, "--out");  // before the slow part
   const auto all = data::load_segment_set(data, &patients);
   const auto split = pipeline::split_segments(all, mo.task, valid_fraction, seed, patients);
   if (split.train.size() == 0) throw data_error(in_file(data), "the training part is empty", "more records");

@@ -5,6 +5,7 @@
 
 #include <ecgssl/version.hpp>
 
+#include <csignal>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -52,6 +53,9 @@ void print_usage(std::ostream& out, const std::map<std::string, entry>& all) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) would kill the process with SIGXFSZ and no message; ignored,
+  // the write fails with EFBIG and the atomic writer reports it, naming the file.
+  std::signal(SIGXFSZ, SIG_IGN);
   const auto all = subcommands();
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     print_usage(argc < 2 ? std::cerr : std::cout, all);

@@ -1,7 +1,7 @@
 /// \file manifest.cpp
-/// `ecgssl manifest DIR --out FILE.csv [--fs HZ] [--min-seconds S]`: scans a folder of WFDB
-/// records into a manifest (io/manifest.hpp) and prints what was kept and why the others were
-/// skipped. The same scan and skip rules as `ecgssl pretrain --data DIR` (spec §2.2: other
+/// `ecgssl manifest DIR --out FILE.csv [--fs HZ] [--min-seconds S] [--headers-only]`: scans a
+/// folder of WFDB records into a manifest (io/manifest.hpp); each kept record's signal files are
+/// read too, unless --headers-only. Prints what was kept and why the others were skipped. The same scan and skip rules as `ecgssl pretrain --data DIR` (spec §2.2: other
 /// sampling rates and records shorter than one segment are skipped, never resampled silently).
 
 #include <filesystem>
@@ -16,7 +16,9 @@
 
 #include <ecgssl/io/manifest.hpp>
 #include <ecgssl/io/wfdb_manifest.hpp>
+#include <ecgssl/io/wfdb_record.hpp>
 #include "detail/cli11_run.hpp"
+#include "detail/output_target.hpp"
 #include "detail/validators.hpp"
 
 namespace ecgssl::cli {
@@ -30,16 +32,34 @@ int run_manifest(const std::vector<std::string>& args, std::ostream& out, std::o
   app.add_option("DIR", folder, "folder scanned recursively for .hea files")->required();
   app.add_option("--out", output, "manifest CSV to write (atomically)")->required();
   app.add_option("--fs", fs, "sampling frequency to keep, Hz (others are skipped)")->capture_default_str()->check(detail::finite_positive());
+  bool headers_only = false;
+  app.add_flag("--headers-only", headers_only,
+               "trust the headers: do not read each kept record's signal files (faster, but a record "
+               "whose data is broken is listed as kept and stops a later pretrain run)");
   app.add_option("--min-seconds", min_seconds, "shortest record kept, seconds")->capture_default_str()->check(detail::finite_in(0, 86400.0 * 366));
   return detail::run_cli11(app, args, out, err, [&] {
     if (!(fs > 0.0)) throw config_error(at_field("--fs"), std::to_string(fs), "a positive frequency in Hz");
     if (!(min_seconds >= 0.0)) throw config_error(at_field("--min-seconds"), std::to_string(min_seconds), "a non-negative number");
+    const auto lock = detail::claim_output(output, "--out");
     const auto headers = io::find_files(folder, ".hea");
     io::scan_options options;
     options.required_sampling_frequency = fs;
     options.min_samples = static_cast<std::int64_t>(min_seconds * fs + 0.5);
     options.root = folder;
-    const io::manifest m = io::scan_records(headers, &io::read_manifest_entry, options);
+    io::manifest m = io::scan_records(headers, &io::read_manifest_entry, options);
+    if (!headers_only) {
+      // A kept record must also be readable: its signal files decode to the header's length
+      // without invalid samples, as pretrain will read it.
+      for (auto& e : m.entries) {
+        if (!e.usable()) continue;
+        const std::filesystem::path p(e.path);
+        try {
+          (void)io::read_millivolts((p.is_absolute() ? p : std::filesystem::path(folder) / p).string());
+        } catch (const ecgssl::error& failure) {
+          e.skip_reason = std::string("unreadable signal: ") + failure.what();
+        }
+      }
+    }
     m.save(output);
 
     std::map<std::string, std::size_t> skipped_by_reason;

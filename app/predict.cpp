@@ -42,6 +42,15 @@ int run_predict(const std::vector<std::string>& args, std::ostream& out, std::os
   return detail::run_cli11(app, args, out, err, [&]() -> int {
 
   pipeline::finetune_checkpoint_info info;
+  {
+    // The output folder is made (or refused) before the model and records are read.
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec || !std::filesystem::is_directory(out_dir)) {
+      throw io_error(at_field("--out"), "cannot use '" + out_dir + "' as the output folder" + (ec ? ": " + ec.message() : ""),
+                     "a folder this process may create and write to");
+    }
+  }
   auto model = pipeline::load_finetuned<float>(checkpoint, &info);
   if (info.model.task != pipeline::finetune_task::arrhythmia) {
     throw config_error(in_file(checkpoint, "ecgssl.config.task"), pipeline::task_name(info.model.task),

@@ -10,6 +10,7 @@
 ///                   [--log-csv F] [--log-jsonl F] [--plot-svg F] [--device host|cuda]
 /// `--device cuda` (an ecgssl built with CUDA) trains every method on the GPU.
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "commands.hpp"
 #include "detail/cli11_run.hpp"
 #include "detail/device_option.hpp"
+#include "detail/output_target.hpp"
 #include "detail/pretrain_run.hpp"
 #include "detail/validators.hpp"
 
@@ -53,7 +55,23 @@ int run_pretrain(const std::vector<std::string>& args, std::ostream& out, std::o
     const auto where = detail::parse_device(device);
     const auto options = model::encoder_config::resolve(s.config);
     if (s.threads > 0) set_threads(s.threads);
+    // The outputs are checked (and --out locked) before the data is read: a run must not fail
+    // only at its final save.
+    const auto lock = detail::claim_output(s.out, "--out");
+    for (const auto& [path, option] : {std::pair<const std::string&, const char*>{s.log_csv, "--log-csv"},
+                                       {s.log_jsonl, "--log-jsonl"}, {s.plot_svg, "--plot-svg"}}) {
+      if (!path.empty()) detail::check_output_file(path, option);
+    }
     const data::wfdb_dataset data(s.data);
+    // Say what was left out and why, grouped by the reason's first clause, instead of skipping
+    // records without a word.
+    std::map<std::string, std::size_t> skipped;
+    for (const auto& e : data.manifest().entries) {
+      if (!e.usable()) ++skipped[e.skip_reason.substr(0, e.skip_reason.find(':'))];
+    }
+    const std::size_t total = data.manifest().entries.size(), kept = data.manifest().usable_indices().size();
+    out << "data: " << total << " records, " << kept << " used, " << (total - kept) << " skipped\n";
+    for (const auto& [reason, count] : skipped) out << "  skipped " << count << ": " << reason << "\n";
 #if defined(ECGSSL_CLI_WITH_CUDA)
     if (where == detail::compute_device::cuda) return detail::pretrain_on_cuda(s, options, data, out);
 #endif

@@ -4,6 +4,7 @@
 #include "detail/device_option.hpp"
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -80,8 +81,9 @@ TEST_CASE("--device host is accepted and the command goes on to read its input")
   using ecgssl::cli::detail::compute_device;
   CHECK(ecgssl::cli::detail::parse_device("host") == compute_device::host);
   // With host selected, pretrain fails later, on the missing data folder, not on --device.
-  const auto r = run_named("pretrain", {"--data", "no/such/folder", "--out", "no/such/out.safetensors",
-                                        "--device", "host"});
+  // (--out is in a folder that exists: outputs are checked before the data.)
+  const auto out_path = std::filesystem::temp_directory_path() / "ecgssl_test_device_option.safetensors";
+  const auto r = run_named("pretrain", {"--data", "no/such/folder", "--out", out_path.string(), "--device", "host"});
   CHECK(r.code == 1);
   CHECK(r.err.find("--device") == std::string::npos);
   CHECK(r.err.find("no/such/folder") != std::string::npos);

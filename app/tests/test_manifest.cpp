@@ -54,3 +54,31 @@ TEST_CASE("manifest errors name the folder or option") {
   CHECK(ecgssl::cli::run_manifest({records + "/challenge", "--out", "/nonexistent-dir/m.csv"}, out4, err4) == 1);
   CHECK(err4.str().find("/nonexistent-dir/m.csv") != std::string::npos);
 }
+
+// Issue 19: a record whose header is fine but whose signal file is broken used to be listed as
+// kept, and a later pretrain run stopped on it; now the scan reads it and skips it with a reason.
+TEST_CASE("manifest reads each kept record's signal file; --headers-only trusts the headers") {
+  const auto dir = std::filesystem::temp_directory_path() / "ecgssl_test_manifest_broken";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  for (const char* ext : {".hea", ".mat"}) {
+    std::filesystem::copy_file(records + "/challenge/A0001" + ext, dir / (std::string("A0001") + ext));
+    std::filesystem::copy_file(records + "/challenge/E00001" + ext, dir / (std::string("E00001") + ext));
+  }
+  std::filesystem::resize_file(dir / "E00001.mat", 100);  // truncated
+  const auto csv = dir / "m.csv";
+  std::ostringstream out, err;
+  REQUIRE(ecgssl::cli::run_manifest({dir.string(), "--out", csv.string()}, out, err) == 0);
+  auto m = ecgssl::io::manifest::load(csv);
+  REQUIRE(m.entries.size() == 2);
+  for (const auto& e : m.entries) {
+    INFO(e.record_id);
+    CHECK(e.usable() == (e.record_id == "A0001"));
+    if (e.record_id == "E00001") CHECK(e.skip_reason.find("unreadable signal") != std::string::npos);
+  }
+  CHECK(out.str().find("1 kept, 1 skipped") != std::string::npos);
+  std::ostringstream out2, err2;
+  REQUIRE(ecgssl::cli::run_manifest({dir.string(), "--out", csv.string(), "--headers-only"}, out2, err2) == 0);
+  m = ecgssl::io::manifest::load(csv);
+  for (const auto& e : m.entries) CHECK(e.usable());
+}

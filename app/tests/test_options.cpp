@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -48,7 +49,10 @@ TEST_CASE("pretrain refuses hostile option values at parse time (usage error, va
     CHECK(r.err.find("no/such/folder") == std::string::npos);  // refused before the data is looked at
   }
   // The largest seed is fine (parsing passes; the missing data folder is what fails).
-  const auto ok = run(ecgssl::cli::run_pretrain, with(pretrain_base, {"--seed", "18446744073709551615"}));
+  // (--out in a folder that exists: outputs are checked before the data.)
+  const auto out_path = (std::filesystem::temp_directory_path() / "ecgssl_test_options.safetensors").string();
+  const auto ok = run(ecgssl::cli::run_pretrain,
+                      {"--data", "no/such/folder", "--out", out_path, "--seed", "18446744073709551615"});
   CHECK(ok.code == 1);
   CHECK(ok.err.find("no/such/folder") != std::string::npos);
 }

@@ -45,7 +45,7 @@ inline void make_openblas_serial() {
 #endif
 
 /// dst (+)= alpha * lhs * rhs on the calling thread only. Built with ECGSSL_USE_OPENBLAS
-/// (CMake option ECGSSL_USE_BLAS), float and double products whose operands BLAS accepts run
+/// (CMake option ECGSSL_USE_OPENBLAS), float and double products whose operands BLAS accepts run
 /// through OpenBLAS's serial ?gemm (on AVX-512 cores about 25 % faster than Eigen 3.4's kernel,
 /// whose register block is 3 packets x 4 columns); everything else through Eigen. Either way the
 /// summation order depends only on the shapes, so repeats are bit-identical.
