@@ -8,7 +8,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${2:-$root/build-fuzz}"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DECGSSL_BUILD_FUZZERS=ON -DECGSSL_BUILD_TESTS=OFF -DECGSSL_BUILD_EXAMPLES=OFF \
-  -DECGSSL_BUILD_BENCHMARKS=OFF -DECGSSL_WITH_CUDA=OFF >/dev/null
+  -DECGSSL_BUILD_BENCHMARKS=OFF -DECGSSL_BUILD_APP=OFF -DECGSSL_WITH_CUDA=OFF >/dev/null
 cmake --build "$build" --target fuzz_wfdb_header fuzz_wfdb_formats fuzz_wfdb_record fuzz_safetensors -j1
 
 corpus="$build/corpus"
