@@ -19,6 +19,7 @@
 #include <ecgssl/io/wfdb_record.hpp>
 #include "detail/cli11_run.hpp"
 #include "detail/output_target.hpp"
+#include "detail/skip_summary.hpp"
 #include "detail/validators.hpp"
 
 namespace ecgssl::cli {
@@ -62,19 +63,10 @@ int run_manifest(const std::vector<std::string>& args, std::ostream& out, std::o
     }
     m.save(output);
 
-    std::map<std::string, std::size_t> skipped_by_reason;
-    std::size_t kept = 0;
-    for (const auto& e : m.entries) {
-      if (e.usable()) {
-        ++kept;
-      } else {
-        // Group by the reason's first clause so a hundred unreadable files read as one line.
-        ++skipped_by_reason[e.skip_reason.substr(0, e.skip_reason.find(':'))];
-      }
-    }
+    const std::size_t kept = m.usable_indices().size();
     out << "ecgssl manifest: " << m.entries.size() << " records in " << folder << ": " << kept << " kept, "
         << (m.entries.size() - kept) << " skipped -> " << output << "\n";
-    for (const auto& [reason, count] : skipped_by_reason) out << "  skipped " << count << ": " << reason << "\n";
+    detail::print_skipped(out, m);
     return 0;
   });
 }

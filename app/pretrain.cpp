@@ -10,7 +10,6 @@
 ///                   [--log-csv F] [--log-jsonl F] [--plot-svg F] [--device host|cuda]
 /// `--device cuda` (an ecgssl built with CUDA) trains every method on the GPU.
 
-#include <map>
 #include <string>
 #include <vector>
 
@@ -22,6 +21,7 @@
 #include "detail/device_option.hpp"
 #include "detail/output_target.hpp"
 #include "detail/pretrain_run.hpp"
+#include "detail/skip_summary.hpp"
 #include "detail/validators.hpp"
 
 namespace ecgssl::cli {
@@ -63,15 +63,10 @@ int run_pretrain(const std::vector<std::string>& args, std::ostream& out, std::o
       if (!path.empty()) detail::check_output_file(path, option);
     }
     const data::wfdb_dataset data(s.data);
-    // Say what was left out and why, grouped by the reason's first clause, instead of skipping
-    // records without a word.
-    std::map<std::string, std::size_t> skipped;
-    for (const auto& e : data.manifest().entries) {
-      if (!e.usable()) ++skipped[e.skip_reason.substr(0, e.skip_reason.find(':'))];
-    }
+    // Say what was left out and why, instead of skipping records without a word.
     const std::size_t total = data.manifest().entries.size(), kept = data.manifest().usable_indices().size();
     out << "data: " << total << " records, " << kept << " used, " << (total - kept) << " skipped\n";
-    for (const auto& [reason, count] : skipped) out << "  skipped " << count << ": " << reason << "\n";
+    detail::print_skipped(out, data.manifest());
 #if defined(ECGSSL_CLI_WITH_CUDA)
     if (where == detail::compute_device::cuda) return detail::pretrain_on_cuda(s, options, data, out);
 #endif

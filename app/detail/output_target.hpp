@@ -25,6 +25,7 @@
 #include <system_error>
 
 #include <ecgssl/core/error.hpp>
+#include <ecgssl/io/detail/regular_file.hpp>
 
 namespace ecgssl::cli::detail {
 
@@ -37,9 +38,8 @@ inline std::filesystem::path folder_of(const std::filesystem::path& target) {
 inline void check_output_file(const std::filesystem::path& target, const std::string& option) {
   struct stat st {};
   if (::stat(target.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    const char* kind = S_ISDIR(st.st_mode) ? "a directory" : S_ISCHR(st.st_mode) ? "a character device"
-                     : S_ISBLK(st.st_mode) ? "a block device" : S_ISFIFO(st.st_mode) ? "a FIFO" : "not a regular file";
-    throw config_error(in_file(target.string(), option), "it is " + std::string(kind), "a regular file or a new file name");
+    throw config_error(in_file(target.string(), option), "it is " + std::string(io::detail::file_kind(st.st_mode)),
+                       "a regular file or a new file name");
   }
   const auto folder = folder_of(target);
   if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
