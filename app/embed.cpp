@@ -11,6 +11,12 @@
 /// CSV: `record,segment,e0,...,e{D-1}` (segment is "all" with --pool record). NPY: float32
 /// [rows, D] in the same row order. Written atomically. `--device cuda` (an ecgssl built with
 /// CUDA) encodes on the GPU.
+///
+/// `--stream --hop-s H` reads each record in chunks instead (hours-long Holter records; memory
+/// bounded by the window, not the record) and embeds the 5 s windows starting every H
+/// seconds, `--batch` windows per forward, writing each CSV row `record,window,start_s,e0,...`
+/// as soon as its batch is encoded: to standard output with `--out -`, else into the output's
+/// temporary file, renamed into place when every record is done.
 
 #include <cmath>
 #include <functional>
@@ -26,6 +32,7 @@
 #include <ecgssl/io/lead_set.hpp>
 #include <ecgssl/io/npy.hpp>
 #include <ecgssl/pipeline/embedding/segment_embedder.hpp>
+#include <ecgssl/pipeline/embedding/stream_embedding.hpp>
 
 #include "commands.hpp"
 #include "detail/cli11_run.hpp"
@@ -49,6 +56,65 @@ segment_pooler host_segment_pooler(const std::string& checkpoint, const std::opt
   return [embedder](const tensor<float, 3>& batch, tensor<float, 2>& pooled) { embedder->pool(batch, pooled); };
 }
 
+/// `embed --stream`: rows leave as each batch of windows is encoded.
+int stream_embed(const std::vector<std::string>& records, const io::lead_set& kept, double hop_seconds, std::size_t batch,
+                 const segment_pooler& pool_segments, const std::string& output, std::ostream& out, std::ostream& err) {
+  struct pooler_ref {
+    const segment_pooler& f;
+    void pool(const tensor<float, 3>& b, tensor<float, 2>& p) const { f(b, p); }
+  } pooler{pool_segments};
+  const bool to_stdout = output == "-";
+  std::optional<io::atomic_file> file;
+  if (!to_stdout) file.emplace(output);
+  std::ostringstream text;
+  text.precision(9);
+  bool header_written = false;
+  auto emit = [&]() {
+    const std::string bytes = text.str();
+    if (to_stdout) {
+      out << bytes << std::flush;
+    } else {
+      file->write(std::as_bytes(std::span<const char>(bytes.data(), bytes.size())));
+    }
+    text.str("");
+  };
+  std::int64_t rows = 0, skipped = 0;
+  std::size_t dim = 0;
+  // Opening every record first refuses a bad one before any window is encoded.
+  std::vector<std::unique_ptr<data::record_windows>> opened;
+  for (const auto& name : records) {
+    const double hop = hop_seconds * 500.0;
+    if (!(hop >= 1.0) || std::abs(hop - std::round(hop)) > 1e-9) {
+      throw config_error(at_field("--hop-s"), std::to_string(hop_seconds) + " s", "a whole number of samples at 500 Hz (e.g. 2.5, 5, 0.002)");
+    }
+    opened.push_back(std::make_unique<data::record_windows>(name, kept, static_cast<std::size_t>(std::llround(hop))));
+  }
+  for (auto& windows : opened) {
+    const auto summary = pipeline::embed_stream(*windows, pooler, batch, [&](const pipeline::window_embedding& w) {
+      if (!header_written) {
+        text << "record,window,start_s";
+        for (std::size_t d = 0; d < w.values.size(); ++d) text << ",e" << d;
+        text << "\n";
+        header_written = true;
+      }
+      text << windows->record_id() << "," << w.position.index << "," << w.start_seconds;
+      for (const float v : w.values) text << "," << v;
+      text << "\n";
+      ++rows;
+      // A full batch has just been encoded when the last of its rows arrives; emitting every
+      // row keeps the latency of the first window of a batch at one forward.
+      emit();
+    });
+    skipped += summary.skipped_invalid;
+    dim = std::max(dim, summary.dim);
+  }
+  if (!to_stdout) file->commit();
+  std::ostream& report = to_stdout ? err : out;
+  report << "embed --stream: " << rows << " windows of " << dim << " values from " << records.size() << " records"
+         << (skipped > 0 ? " (" + std::to_string(skipped) + " windows skipped: invalid samples)" : std::string()) << " -> " << output << "\n";
+  return 0;
+}
+
 }  // namespace detail
 
 /// Runs `embed` on `args` (the words after "embed"): 0 on success, 2 on a usage error, 1 when
@@ -57,6 +123,9 @@ int run_embed(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::string checkpoint, config, leads = "12", pool = "segment", output;
   std::vector<std::string> records;
   int threads = 0;
+  bool stream = false;
+  double hop_seconds = 2.5;
+  std::size_t batch = 16;
   CLI::App app{"Embed ECG records with a pre-trained encoder", "ecgssl embed"};
   app.add_option("--checkpoint", checkpoint, "pre-training checkpoint (.safetensors)")->required();
   app.add_option("--config", config, "tiny, small, base or JSON (default: the checkpoint's)");
@@ -65,14 +134,26 @@ int run_embed(const std::vector<std::string>& args, std::ostream& out, std::ostr
   app.add_option("--out", output, "output .csv or .npy")->required();
   app.add_option("--threads", threads, "OpenMP threads (0 = default)")->check(CLI::NonNegativeNumber);
   app.add_option("records", records, "WFDB records (.hea files or record paths)")->required();
+  app.add_flag("--stream", stream, "read records in chunks and embed windows every --hop-s seconds (long recordings); CSV rows as they come");
+  app.add_option("--hop-s", hop_seconds, "with --stream: seconds between window starts")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--batch", batch, "with --stream: windows per forward")->capture_default_str()->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
   std::string device = "host";
   detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
     const auto where = detail::parse_device(device);
     const bool npy = output.size() >= 4 && output.compare(output.size() - 4, 4, ".npy") == 0;
     const bool csv = output.size() >= 4 && output.compare(output.size() - 4, 4, ".csv") == 0;
-    if (!npy && !csv) throw config_error(at_field("--out"), "'" + output + "'", "a file name ending in .csv or .npy");
-    const auto lock = detail::claim_output(output, "--out");
+    if (stream) {
+      if (!csv && output != "-") throw config_error(at_field("--out"), "'" + output + "'", "with --stream: a .csv file or - (standard output)");
+      if (pool != "segment") throw config_error(at_field("--pool"), "'" + pool + "'", "segment with --stream (a window per row)");
+    } else if (!npy && !csv) {
+      throw config_error(at_field("--out"), "'" + output + "'", "a file name ending in .csv or .npy");
+    }
+    std::optional<detail::output_lock> lock;
+    if (output != "-") {
+      detail::check_output_file(output, "--out");
+      lock.emplace(output, "--out");
+    }
     if (threads > 0) set_threads(threads);
     const io::lead_set kept = io::lead_set::parse(leads, at_field("--leads"));
     const auto config_override = config.empty() ? std::nullopt : std::optional<std::string>(config);
@@ -84,6 +165,7 @@ int run_embed(const std::vector<std::string>& args, std::ostream& out, std::ostr
     (void)where;  // parse_device refused cuda: this binary has no GPU pipelines
     const detail::segment_pooler pool_segments = detail::host_segment_pooler(checkpoint, config_override);
 #endif
+    if (stream) return detail::stream_embed(records, kept, hop_seconds, batch, pool_segments, output, out, err);
     std::vector<float> rows;
     std::vector<std::pair<std::string, std::string>> labels;  // (record, segment)
     std::size_t dim = 0;

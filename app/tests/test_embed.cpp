@@ -185,3 +185,56 @@ TEST_CASE("embed: a record whose gain makes its samples overflow is refused, nam
   CHECK(err.find("not finite") != std::string::npos);
   CHECK(!std::filesystem::exists(out));
 }
+
+// Issue 20: `embed --stream` reads a record in chunks and embeds windows every --hop-s seconds.
+TEST_CASE("embed --stream: windows every hop, the windows at whole segments equal embed's segments") {
+  const std::string ptbxl = std::string(ECGSSL_TEST_DATA_DIR) + "/records/ptbxl/00001_hr";
+  const std::string encoder = std::string(ECGSSL_TEST_DATA_DIR) + "/io/torch_checkpoint/encoder.safetensors";
+  const auto whole = scratch("whole.csv");
+  const auto streamed = scratch("streamed.csv");
+  std::string err;
+  REQUIRE_MESSAGE(call(ecgssl::cli::run_embed, {"--checkpoint", encoder, "--out", whole.string(), ptbxl, "--threads", "1"}, &err) == 0, err);
+  REQUIRE_MESSAGE(call(ecgssl::cli::run_embed, {"--checkpoint", encoder, "--out", streamed.string(), ptbxl, "--threads", "1",
+                                                "--stream", "--hop-s", "2.5", "--batch", "2"}, &err) == 0, err);
+  const auto segments = read_csv(whole);
+  const auto windows = read_csv(streamed);
+  REQUIRE(segments.size() == 3);  // header + two 5 s segments of the 10 s record
+  REQUIRE(windows.size() == 4);   // header + windows at 0, 2.5 and 5 s
+  CHECK(windows[0][0] == "record");
+  CHECK(windows[0][1] == "window");
+  CHECK(windows[0][2] == "start_s");
+  CHECK(windows[0].size() == 3 + 32);
+  CHECK(windows[1][2] == "0");
+  CHECK(windows[2][2] == "2.5");
+  CHECK(windows[3][2] == "5");
+  for (const auto& [window, segment] : {std::pair{1, 1}, std::pair{3, 2}}) {
+    for (std::size_t d = 0; d < 32; ++d) {
+      CHECK(std::stod(windows[window][3 + d]) == doctest::Approx(std::stod(segments[segment][2 + d])).epsilon(1e-5));
+    }
+  }
+
+  std::ostringstream out, err_stream;
+  REQUIRE(ecgssl::cli::run_embed({"--checkpoint", encoder, "--out", "-", ptbxl, "--stream", "--hop-s", "5"}, out, err_stream) == 0);
+  const std::string printed = out.str();
+  CHECK(std::count(printed.begin(), printed.end(), '\n') == 3);
+  CHECK(err_stream.str().find("2 windows of 32 values") != std::string::npos);
+}
+
+TEST_CASE("embed --stream: what cannot stream is refused before anything is written") {
+  const std::string encoder = std::string(ECGSSL_TEST_DATA_DIR) + "/io/torch_checkpoint/encoder.safetensors";
+  const std::string ptbxl = std::string(ECGSSL_TEST_DATA_DIR) + "/records/ptbxl/00001_hr";
+  const auto out = scratch("refused_stream.csv");
+  std::filesystem::remove(out);
+  std::string err;
+  // a Challenge .mat record, after a good one: nothing is encoded
+  CHECK(call(ecgssl::cli::run_embed, {"--checkpoint", encoder, "--out", out.string(), "--stream", ptbxl, records + "/A0001"}, &err) == 1);
+  CHECK(err.find("A0001.hea") != std::string::npos);
+  CHECK(err.find(".mat") != std::string::npos);
+  CHECK(call(ecgssl::cli::run_embed, {"--checkpoint", encoder, "--out", scratch("x.npy").string(), "--stream", ptbxl}, &err) == 1);
+  CHECK(err.find("--stream") != std::string::npos);
+  CHECK(call(ecgssl::cli::run_embed, {"--checkpoint", encoder, "--out", out.string(), "--stream", "--hop-s", "0.0001", ptbxl}, &err) == 1);
+  CHECK(err.find("--hop-s") != std::string::npos);
+  CHECK(call(ecgssl::cli::run_embed, {"--checkpoint", encoder, "--out", out.string(), "--stream", "--pool", "record", ptbxl}, &err) == 1);
+  CHECK(err.find("--pool") != std::string::npos);
+  CHECK(!std::filesystem::exists(out));
+}

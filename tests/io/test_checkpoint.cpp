@@ -70,7 +70,7 @@ checkpoint abc_checkpoint() {
 
 TEST_CASE("checkpoint bytes equal the reference writer's") {
   const auto ckpt = reference_checkpoint();
-  const auto expected = read_bytes(ECGSSL_TEST_DATA_DIR "/io/checkpoints/python_same_as_cpp.safetensors");
+  const auto expected = read_bytes(std::string(ECGSSL_TEST_DATA_DIR) + "/io/checkpoints/python_same_as_cpp.safetensors");
   REQUIRE(!expected.empty());
   CHECK(ckpt.file().serialize() == expected);
 

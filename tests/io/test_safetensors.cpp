@@ -103,7 +103,7 @@ TEST_CASE("safetensors header and data bytes match a hand-computed layout") {
 }
 
 TEST_CASE("safetensors reads every dtype of a file the reference Python package wrote") {
-  const auto file = safetensors::load(ECGSSL_TEST_DATA_DIR "/io/checkpoints/python_written.safetensors");
+  const auto file = safetensors::load(std::string(ECGSSL_TEST_DATA_DIR) + "/io/checkpoints/python_written.safetensors");
   CHECK(file.size() == 10);
 
   CHECK(file.tensor("f32").type == dtype::f32);
@@ -217,7 +217,7 @@ TEST_CASE("safetensors reports unreadable files and bad element conversions") {
     CHECK(std::string(e.what()).find("/nonexistent/dir/model.safetensors") != std::string::npos);
   }
 
-  CHECK_THROWS_AS((void)safetensors::load(ECGSSL_TEST_DATA_DIR "/io/checkpoints"), io_error);  // a directory
+  CHECK_THROWS_AS((void)safetensors::load(std::string(ECGSSL_TEST_DATA_DIR) + "/io/checkpoints"), io_error);  // a directory
 
   const auto bad_bool = safetensors::parse(make_file(R"({"a":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}})", 2, std::nullopt, 2));
   CHECK_THROWS_AS((void)bad_bool.values<double>("a"), io_error);

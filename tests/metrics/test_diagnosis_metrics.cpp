@@ -19,7 +19,7 @@ using namespace ecgssl::metrics;
 
 namespace {
 
-std::string fixture(const char* name) { return std::string(ECGSSL_TEST_DATA_DIR "/metrics/") + name + ".npy"; }
+std::string fixture(const char* name) { return (std::string(ECGSSL_TEST_DATA_DIR) + "/metrics/") + name + ".npy"; }
 
 tensor<double, 2> matrix(const char* name) {
   const auto a = read_npy(fixture(name));

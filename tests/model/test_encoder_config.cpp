@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 
 using ecgssl::model::encoder_config;
@@ -89,4 +90,103 @@ TEST_CASE("encoder_config: bad files name the file and the key") {
   CHECK_THROWS_AS(encoder_config::resolve(broken.string()), ecgssl::config_error);
   CHECK_THROWS_AS(encoder_config::resolve("/nonexistent/enc.json"), ecgssl::io_error);
   CHECK_THROWS_AS(encoder_config::from_json(nlohmann::json::array(), "array"), ecgssl::config_error);
+}
+
+// The checkpoint contract (docs/checkpoints.md): keys conv_channels, dim, layers, heads, ffn,
+// extractor_mode at the top level of "ecgssl.config". The expected options below are written
+// out by hand from the contract's table, not derived from the code under test.
+TEST_CASE("encoder_config: the contract's top-level keys give the encoder they name") {
+  const auto j = nlohmann::json::parse(R"({"conv_channels": 32, "dim": 48, "layers": 3, "heads": 6, "ffn": 96,
+      "extractor_mode": "layer_norm", "final_dim": 16, "latent_vars": 8, "latent_groups": 2, "method": "pytorch"})");
+  const auto o = encoder_config::from_checkpoint_config(j, "ck.safetensors");
+  CHECK(o.conv_dim == 32);
+  CHECK(o.embed_dim == 48);
+  CHECK(o.layers == 3);
+  CHECK(o.heads == 6);
+  CHECK(o.ffn_dim == 96);
+  CHECK(o.mode == ecgssl::model::extractor_mode::layer_norm);
+  CHECK(o.final_dim == 16);
+  CHECK(o.latent_vars == 8);
+  // what the contract leaves out is the paper's base configuration (spec §3)
+  CHECK(o.pos_kernel == 128);
+  CHECK(o.pos_groups == 16);
+  CHECK(o.conv_layers == 4);
+  CHECK(o.mask_prob == 0.65);
+
+  auto group_norm = j;
+  group_norm["extractor_mode"] = "default";
+  CHECK(encoder_config::from_checkpoint_config(group_norm, "ck").mode == ecgssl::model::extractor_mode::group_norm_first);
+  auto with_encoder = j;
+  with_encoder["encoder"] = {{"pos_kernel", 64}, {"layer_norm_first", true}};
+  const auto e = encoder_config::from_checkpoint_config(with_encoder, "ck");
+  CHECK(e.pos_kernel == 64);
+  CHECK(e.layer_norm_first);
+}
+
+TEST_CASE("encoder_config: the canonical form written reads back, and the 0.1 form still loads") {
+  auto options = encoder_config::named("small");
+  options.pos_kernel = 96;
+  options.mode = ecgssl::model::extractor_mode::layer_norm;
+  nlohmann::json whole{{"method", "w2v_cmsc_rlm"}};
+  encoder_config::write_checkpoint_config(whole, options);
+  CHECK(whole.at("conv_channels") == 256);
+  CHECK(whole.at("dim") == 256);
+  CHECK(whole.at("ffn") == 1024);
+  CHECK(whole.at("extractor_mode") == "layer_norm");
+  CHECK(whole.at("encoder").at("pos_kernel") == 96);
+  CHECK_FALSE(whole.at("encoder").contains("embed_dim"));
+  CHECK_FALSE(whole.contains("model"));
+  CHECK(encoder_config::to_json(encoder_config::from_checkpoint_config(whole, "ck")) == encoder_config::to_json(options));
+
+  const nlohmann::json legacy{{"model", {{"base", "tiny"}, {"embed_dim", 32}}}, {"method", "w2v"}};
+  const auto l = encoder_config::from_checkpoint_config(legacy, "old.safetensors");
+  CHECK(l.embed_dim == 32);
+  CHECK(l.conv_dim == 128);
+}
+
+TEST_CASE("encoder_config: a configuration in neither form says which keys it expected") {
+  const auto none = message_of([] { encoder_config::from_checkpoint_config(nlohmann::json{{"method", "w2v"}}, "x.safetensors"); });
+  CHECK(none.find("x.safetensors") != std::string::npos);
+  CHECK(none.find("no model configuration") != std::string::npos);
+  CHECK(none.find("conv_channels, dim, layers, heads, ffn, extractor_mode") != std::string::npos);
+
+  const auto partial = message_of([] {
+    encoder_config::from_checkpoint_config(nlohmann::json::parse(R"({"dim": 32, "layers": 2, "heads": 4})"), "x");
+  });
+  CHECK(partial.find("missing conv_channels, ffn, extractor_mode") != std::string::npos);
+
+  const auto both = message_of([] {
+    encoder_config::from_checkpoint_config(
+        nlohmann::json::parse(R"({"model": {"base": "tiny"}, "conv_channels": 32, "dim": 32, "layers": 2, "heads": 4,
+                                  "ffn": 64, "extractor_mode": "default"})"),
+        "x");
+  });
+  CHECK(both.find("both") != std::string::npos);
+
+  const auto full = nlohmann::json::parse(
+      R"({"conv_channels": 32, "dim": 32, "layers": 2, "heads": 4, "ffn": 64, "extractor_mode": "default"})");
+  auto bad_mode = full;
+  bad_mode["extractor_mode"] = "group_norm";
+  CHECK(message_of([&] { encoder_config::from_checkpoint_config(bad_mode, "x"); }).find("extractor_mode") != std::string::npos);
+  auto twice = full;
+  twice["encoder"] = {{"embed_dim", 64}};
+  CHECK(message_of([&] { encoder_config::from_checkpoint_config(twice, "x"); }).find("encoder.embed_dim") != std::string::npos);
+  auto unknown = full;
+  unknown["encoder"] = {{"hidden", 3}};
+  CHECK(message_of([&] { encoder_config::from_checkpoint_config(unknown, "x"); }).find("hidden") != std::string::npos);
+  auto wrong_type = full;
+  wrong_type["dim"] = "wide";
+  CHECK(message_of([&] { encoder_config::from_checkpoint_config(wrong_type, "x"); }).find("embed_dim") != std::string::npos);
+  auto indivisible = full;
+  indivisible["heads"] = 5;
+  CHECK(message_of([&] { encoder_config::from_checkpoint_config(indivisible, "x"); }).find("heads") != std::string::npos);
+}
+
+TEST_CASE("encoder_config: a --config file may use the contract's keys") {
+  const auto path = write_config("ecgssl_contract_config.json",
+                                 R"({"conv_channels": 64, "dim": 64, "layers": 1, "heads": 2, "ffn": 128, "extractor_mode": "default"})");
+  const auto o = encoder_config::resolve(path.string());
+  CHECK(o.embed_dim == 64);
+  CHECK(o.layers == 1);
+  std::filesystem::remove(path);
 }

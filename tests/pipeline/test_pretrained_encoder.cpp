@@ -85,9 +85,32 @@ TEST_CASE("pretrained_encoder: fine-tuning loads the same encoder through the sa
 TEST_CASE("pretrained_encoder: a checkpoint without a configuration needs one given") {
   io::checkpoint bare = io::checkpoint::load(torch_dir / "encoder.safetensors");
   bare.set_config("{}");
-  CHECK_THROWS_WITH_AS(pipeline::pretrained_encoder_options(bare, "x.safetensors"), doctest::Contains("ecgssl.config.model"),
+  CHECK_THROWS_WITH_AS(pipeline::pretrained_encoder_options(bare, "x.safetensors"), doctest::Contains("no model configuration"),
                        config_error);
   bare.set_config("[1, 2]");
   CHECK_THROWS_AS(pipeline::pretrained_encoder_options(bare, "x.safetensors"), config_error);
   CHECK(pipeline::pretrained_encoder_options(bare, "x.safetensors", std::string("small")).embed_dim == 256);
+}
+
+TEST_CASE("pretrained_encoder: the PyTorch checkpoint described by the contract's keys embeds as PyTorch does") {
+  set_threads(1);
+  // The configuration a PyTorch user writes by the contract of docs/checkpoints.md, typed from
+  // tools/make_torch_checkpoint_fixture.py's OVERRIDES (the rest of tiny is the base defaults).
+  io::checkpoint ck = io::checkpoint::load(torch_dir / "encoder.safetensors");
+  ck.set_config(R"({"conv_channels": 32, "dim": 32, "layers": 2, "heads": 4, "ffn": 64, "extractor_mode": "default",
+                    "final_dim": 16, "latent_vars": 8, "latent_groups": 2})");
+  const auto path = std::filesystem::temp_directory_path() / "ecgssl_contract_encoder.safetensors";
+  ck.save(path);
+  pipeline::pretrained_encoder<> model(path);
+  std::filesystem::remove(path);
+  const auto input = testing::read_npy((torch_dir / "input.npy").string());
+  const auto expected = testing::read_npy((torch_dir / "embedding.npy").string());
+  auto x = tensor<float, 3>::from_shape({2, 12, 2500});
+  for (std::size_t i = 0; i < input.size(); ++i) x.data()[i] = static_cast<float>(input.values[i]);
+  tensor<float, 2> pooled, counts;
+  loss_detail::nonzero_mean_pool(model.encoder().forward(x).encoded, pooled, counts);
+  double worst = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i) worst = std::max(worst, std::abs(double(pooled.data()[i]) - expected.values[i]));
+  MESSAGE("contract form: max |ecgssl float32 - PyTorch float64| = " << worst);
+  CHECK(worst < 1e-5);
 }

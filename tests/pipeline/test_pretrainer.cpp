@@ -178,7 +178,7 @@ TEST_CASE("resume refuses another configuration and a corrupt file, leaving the 
   options.layers = 1;
   paper_objective shallow_objective(options);
   pretrainer<paper_objective, pair_source> shallow(shallow_objective, data.pairs(), small_run(5));
-  CHECK_THROWS_WITH_AS(shallow.resume(path), doctest::Contains("model"), config_error);
+  CHECK_THROWS_WITH_AS(shallow.resume(path), doctest::Contains("checkpoint has encoder"), config_error);
 
   const auto corrupt = scratch("corrupt.safetensors");
   { std::ofstream(corrupt, std::ios::binary) << "not a checkpoint"; }

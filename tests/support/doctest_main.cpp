@@ -11,6 +11,11 @@
 #include <string>
 #include <system_error>
 
+namespace ecgssl::testing {
+const char* test_data_dir() { return ECGSSL_TEST_DATA_DIR_ABSOLUTE; }
+const char* source_dir() { return ECGSSL_SOURCE_DIR_ABSOLUTE; }
+}  // namespace ecgssl::testing
+
 int main(int argc, char** argv) {
   const auto base = std::filesystem::temp_directory_path();
   const auto private_dir = base / ("ecgssl-tests-" + std::to_string(::getpid()));

@@ -4,12 +4,17 @@
 /// to `--config`, and the "ecgssl.config" metadata of a checkpoint). Every field of
 /// ecg_transformer_options is a JSON key of the same name; a JSON file may give only some
 /// keys on top of `"base": "tiny|small|base"` (default base). Unknown keys are an error.
+/// A checkpoint's configuration follows the contract of docs/checkpoints.md (keys
+/// conv_channels, dim, layers, heads, ffn, extractor_mode at its top level); the form of
+/// ecgssl 0.1 (options under "model") is read too.
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -55,7 +60,95 @@ struct encoder_config {
     } catch (const nlohmann::json::exception& e) {
       throw config_error(in_file(name_or_path), std::string("invalid JSON: ") + e.what(), "a JSON object");
     }
+    // A --config file holds either the encoder options object or the checkpoint contract's keys.
+    if (is_contract_form(j)) return from_checkpoint_config(j, name_or_path);
     return from_json(j, name_or_path);
+  }
+
+  /// The keys of the checkpoint contract (docs/checkpoints.md), each an option under another
+  /// name: "conv_channels" is conv_dim, "dim" embed_dim, "ffn" ffn_dim, "extractor_mode" mode
+  /// ("default" or "layer_norm", fairseq-signals' values). The first six are required.
+  static constexpr std::array<std::string_view, 9> contract_keys{"conv_channels", "dim",       "layers",     "heads",        "ffn",
+                                                                 "extractor_mode", "final_dim", "latent_vars", "latent_groups"};
+  static constexpr std::size_t required_contract_keys = 6;
+
+  /// Writes `o` into a checkpoint's configuration in the canonical form: the contract keys at
+  /// the top level, every other option under "encoder" by its ecg_transformer_options name.
+  static void write_checkpoint_config(nlohmann::json& whole, const ecg_transformer_options& o) {
+    nlohmann::json options = to_json(o);
+    whole["conv_channels"] = o.conv_dim;
+    whole["dim"] = o.embed_dim;
+    whole["layers"] = o.layers;
+    whole["heads"] = o.heads;
+    whole["ffn"] = o.ffn_dim;
+    whole["extractor_mode"] = o.mode == extractor_mode::layer_norm ? "layer_norm" : "default";
+    whole["final_dim"] = o.final_dim;
+    whole["latent_vars"] = o.latent_vars;
+    whole["latent_groups"] = o.latent_groups;
+    for (const char* covered : {"conv_dim", "embed_dim", "layers", "heads", "ffn_dim", "mode", "final_dim", "latent_vars", "latent_groups"}) {
+      options.erase(covered);
+    }
+    whole["encoder"] = std::move(options);
+  }
+
+  /// The encoder options of a checkpoint's whole configuration object, in either form: the
+  /// canonical one (contract keys at the top level, other options under "encoder", unnamed ones
+  /// from the base configuration), or the form of ecgssl 0.1 (an options object under "model").
+  /// `source` names the file in errors; a configuration in neither form lists the keys expected.
+  static ecg_transformer_options from_checkpoint_config(const nlohmann::json& whole, const std::string& source) {
+    const std::string expected =
+        "top-level keys conv_channels, dim, layers, heads, ffn, extractor_mode (optional: final_dim, latent_vars, "
+        "latent_groups, and \"encoder\": {other ecg_transformer_options fields}), or a \"model\" object of "
+        "ecg_transformer_options fields";
+    if (!whole.is_object()) throw config_error(in_file(source), "the configuration is not a JSON object", expected);
+    const bool contract = is_contract_form(whole);
+    const bool legacy = whole.contains("model") && whole.at("model").is_object();
+    if (contract && legacy) {
+      throw config_error(in_file(source, "model"), "both a \"model\" object and contract keys at the top level",
+                         "one of the two forms: " + expected);
+    }
+    if (legacy) return from_json(whole.at("model"), source + " model");
+    if (!contract) throw config_error(in_file(source), "no model configuration", expected);
+
+    std::string missing;
+    for (std::size_t k = 0; k < required_contract_keys; ++k) {
+      if (!whole.contains(contract_keys[k])) missing += (missing.empty() ? "" : ", ") + std::string(contract_keys[k]);
+    }
+    if (!missing.empty()) throw config_error(in_file(source), "missing " + missing, expected);
+
+    // Rewritten as one options object, so types, ranges and unknown keys get from_json's checks.
+    nlohmann::json options = nlohmann::json::object();
+    if (whole.contains("encoder")) {
+      const auto& extra = whole.at("encoder");
+      if (!extra.is_object()) throw config_error(in_file(source, "encoder"), "not a JSON object", "{\"pos_kernel\": 128, ...}");
+      for (auto it = extra.begin(); it != extra.end(); ++it) {
+        for (const char* covered : {"base", "conv_dim", "embed_dim", "ffn_dim", "mode", "layers", "heads", "final_dim", "latent_vars", "latent_groups"}) {
+          if (it.key() == covered) {
+            throw config_error(in_file(source, "encoder." + it.key()), "an option the top-level contract keys give",
+                               "it at the top level under its contract name");
+          }
+        }
+        options[it.key()] = it.value();
+      }
+    }
+    options["base"] = "base";
+    const std::pair<const char*, const char*> renamed[] = {{"conv_channels", "conv_dim"}, {"dim", "embed_dim"}, {"layers", "layers"},
+                                                           {"heads", "heads"},            {"ffn", "ffn_dim"},    {"final_dim", "final_dim"},
+                                                           {"latent_vars", "latent_vars"}, {"latent_groups", "latent_groups"}};
+    for (const auto& [from, to] : renamed) {
+      if (whole.contains(from)) options[to] = whole.at(from);
+    }
+    const auto& mode = whole.at("extractor_mode");
+    if (!mode.is_string() || (mode.get<std::string>() != "default" && mode.get<std::string>() != "layer_norm")) {
+      throw config_error(in_file(source, "extractor_mode"), mode.dump(), "\"default\" (GroupNorm after the first conv) or \"layer_norm\"");
+    }
+    options["mode"] = mode.get<std::string>() == "layer_norm" ? "layer_norm" : "group_norm_first";
+    return from_json(options, source);
+  }
+
+  /// Whether `j` uses the contract's names (a key no options object has).
+  static bool is_contract_form(const nlohmann::json& j) {
+    return j.is_object() && (j.contains("conv_channels") || j.contains("dim") || j.contains("ffn") || j.contains("extractor_mode"));
   }
 
   static nlohmann::json to_json(const ecg_transformer_options& o) {

@@ -32,8 +32,8 @@ inline const std::vector<std::string>& pretraining_head_prefixes() {
 }
 
 /// The encoder options of a pre-training checkpoint: `config` (a name or JSON file) when given,
-/// else the "model" object of its "ecgssl.config" (config_error naming the file and key when it
-/// has none or it is malformed).
+/// else its "ecgssl.config" in either form of encoder_config::from_checkpoint_config
+/// (config_error naming the file and key when it has none or it is malformed).
 inline model::ecg_transformer_options pretrained_encoder_options(const io::checkpoint& ck, const std::filesystem::path& path,
                                                                  const std::optional<std::string>& config = std::nullopt) {
   if (config) return model::encoder_config::resolve(*config);
@@ -43,11 +43,10 @@ inline model::ecg_transformer_options pretrained_encoder_options(const io::check
                        "a checkpoint written by ecgssl pretrain, or --config tiny|small|base|FILE.json");
   }
   const auto j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("model")) {
-    throw config_error(in_file(path.string(), "ecgssl.config.model"), "no model configuration",
-                       "a checkpoint written by ecgssl pretrain, or --config");
+  if (j.is_discarded()) {
+    throw config_error(in_file(path.string(), "ecgssl.config"), "invalid JSON", "the JSON object of docs/checkpoints.md, or --config");
   }
-  return model::encoder_config::from_json(j["model"], path.string() + ":ecgssl.config.model");
+  return model::encoder_config::from_checkpoint_config(j, path.string() + " ecgssl.config");
 }
 
 /// Loads the encoder tensors of a pre-training checkpoint into `store`: strict (every encoder

@@ -80,7 +80,7 @@ void save_finetuned(const std::filesystem::path& path, const finetune_model<T, B
   ck.add_parameters(model.store());
   const auto& o = model.options();
   nlohmann::json j;
-  j["model"] = model::encoder_config::to_json(o.encoder);
+  model::encoder_config::write_checkpoint_config(j, o.encoder);
   j["method"] = "finetune";
   j["task"] = task_name(o.task);
   j["classes"] = o.classes;
@@ -112,13 +112,13 @@ inline nlohmann::json checkpoint_config(const io::checkpoint& ck, const std::fil
 /// Reads a fine-tuned checkpoint's description (config_error naming the field otherwise).
 inline finetune_checkpoint_info read_finetune_info(const io::checkpoint& ck, const std::filesystem::path& path) {
   const nlohmann::json j = checkpoint_config(ck, path);
-  if (!j.contains("task") || !j.contains("model")) {
+  if (!j.contains("task")) {
     throw config_error(in_file(path.string(), "ecgssl.config.task"), "not a fine-tuned model (no task)",
                        "a checkpoint written by ecgssl finetune (a pre-trained one goes to finetune --checkpoint)");
   }
   finetune_checkpoint_info info;
   try {
-    info.model.encoder = model::encoder_config::from_json(j.at("model"), path.string() + " ecgssl.config.model");
+    info.model.encoder = model::encoder_config::from_checkpoint_config(j, path.string() + " ecgssl.config");
     info.model.task = parse_task(j.at("task").get<std::string>());
     info.model.classes = j.at("classes").get<std::size_t>();
     info.model.pretrained = j.at("pretrained").get<bool>();

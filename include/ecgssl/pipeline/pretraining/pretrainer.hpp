@@ -157,7 +157,7 @@ class pretrainer {
   /// that a resumed run must share.
   [[nodiscard]] nlohmann::json config_json() const {
     nlohmann::json j;
-    j["model"] = model::encoder_config::to_json(objective_->encoder().options());
+    model::encoder_config::write_checkpoint_config(j, objective_->encoder().options());
     j["method"] = options_.method;
     j["batch_items"] = options_.batch_items;
     j["update_freq"] = options_.update_freq;
@@ -202,7 +202,14 @@ class pretrainer {
                          "the JSON configuration ecgssl pretrain writes");
     }
     const nlohmann::json mine = config_json();
-    for (const char* key : {"model", "method", "batch_items", "update_freq", "seed", "learning_rate", "weight_decay"}) {
+    // The encoder is compared as options, so a checkpoint in either configuration form resumes.
+    const auto saved_encoder = model::encoder_config::to_json(model::encoder_config::from_checkpoint_config(saved, path.string() + " ecgssl.config"));
+    const auto my_encoder = model::encoder_config::to_json(objective_->encoder().options());
+    if (saved_encoder != my_encoder) {
+      throw config_error(in_file(path.string(), "ecgssl.config"), "checkpoint has encoder " + saved_encoder.dump(),
+                         my_encoder.dump() + " (resume with the settings of the interrupted run)");
+    }
+    for (const char* key : {"method", "batch_items", "update_freq", "seed", "learning_rate", "weight_decay"}) {
       if (!saved.contains(key) || saved[key] != mine[key]) {
         throw config_error(in_file(path.string(), std::string("ecgssl.config.") + key),
                            "checkpoint has " + (saved.contains(key) ? saved[key].dump() : std::string("nothing")),
