@@ -7,6 +7,9 @@
 /// --split test|valid|train rebuilds the fine-tuning split stored in the checkpoint (same data,
 /// same seed); the default `all` evaluates every segment of --data. `--device cuda` (an ecgssl
 /// built with CUDA) runs the model on the GPU.
+/// `--bootstrap N` adds 95% intervals of every arrhythmia metric and lead set by the bootstrap
+/// over records (N resamples, `--bootstrap-seed`; metrics/bootstrap.hpp): a second table, or an
+/// "intervals" object per lead set in the JSON.
 
 #include <ecgssl/pipeline/finetuning/evaluation.hpp>
 #include <ecgssl/pipeline/finetuning/finetune_checkpoint.hpp>
@@ -14,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -34,12 +38,17 @@ int run_evaluate(const std::vector<std::string>& args, std::ostream& out, std::o
   std::string checkpoint, data, split_name = "all";
   std::vector<std::string> lead_names{"all"};
   bool json = false;
+  std::size_t bootstrap = 0;
+  std::uint64_t bootstrap_seed = 1;
   app.add_option("--checkpoint", checkpoint, "fine-tuned checkpoint (ecgssl finetune)")->required();
   app.add_option("--data", data, "folder of WFDB records or a manifest .csv")->required();
   app.add_option("--leads", lead_names, "lead sets (12, 6, 4, 3, 2, 1, I,II,V2 ...) or all (= 12 6 3 2 1)");
   app.add_option("--split", split_name, "all, or the train/valid/test part of the checkpoint's fine-tuning split")
       ->check(CLI::IsMember({"all", "train", "valid", "test"}));
   app.add_flag("--json", json, "print one JSON object with a key per lead set");
+  app.add_option("--bootstrap", bootstrap, "resamples of the records for 95% intervals (0 = none; 1000 is usual)")
+      ->capture_default_str()->check(CLI::Range(std::size_t{0}, std::size_t{100000}));
+  app.add_option("--bootstrap-seed", bootstrap_seed, "seed of the bootstrap's draws")->capture_default_str();
   std::string device = "host";
   detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
@@ -76,6 +85,15 @@ int run_evaluate(const std::vector<std::string>& args, std::ostream& out, std::o
 #endif
 
   const auto num = [](double v) { return v == v ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  if (bootstrap == 1) throw config_error(at_field("--bootstrap"), "1 resample", "0 (no intervals) or at least 2 (1000 is usual)");
+  if (bootstrap > 0 && id_task) {
+    throw config_error(at_field("--bootstrap"), "an identification model", "an arrhythmia model (intervals of top-1 are not implemented)");
+  }
+  static constexpr const char* interval_columns[] = {"challenge_score", "auroc", "auprc", "accuracy", "f_measure"};
+  std::vector<std::vector<metrics::bootstrap_interval>> intervals;
+  for (const auto& r : results) {
+    if (bootstrap > 0) intervals.push_back(pipeline::bootstrap_arrhythmia(part, r.probabilities, bootstrap, bootstrap_seed));
+  }
   if (json) {
     nlohmann::json j = nlohmann::json::object();
     for (const auto& r : results) {
@@ -85,6 +103,15 @@ int run_evaluate(const std::vector<std::string>& args, std::ostream& out, std::o
         j[r.name] = {{"challenge_score", num(r.diagnosis.challenge_score)}, {"auroc", num(r.diagnosis.macro_auroc)},
                      {"auprc", num(r.diagnosis.macro_auprc)}, {"accuracy", num(r.diagnosis.accuracy)},
                      {"f_measure", num(r.diagnosis.macro_f_measure)}, {"segments", part.size()}};
+        if (bootstrap > 0) {
+          nlohmann::json ci = nlohmann::json::object();
+          const auto& iv = intervals[static_cast<std::size_t>(&r - results.data())];
+          for (std::size_t c = 0; c < iv.size(); ++c) ci[interval_columns[c]] = {num(iv[c].low), num(iv[c].high)};
+          ci["resamples"] = bootstrap;
+          ci["seed"] = bootstrap_seed;
+          ci["level"] = 0.95;
+          j[r.name]["intervals"] = ci;
+        }
       }
     }
     out << j.dump() << "\n";
@@ -108,6 +135,17 @@ int run_evaluate(const std::vector<std::string>& args, std::ostream& out, std::o
     out << name << "  " << detail::fixed4(r.diagnosis.challenge_score) << "           "
         << detail::fixed4(r.diagnosis.macro_auroc) << "  " << detail::fixed4(r.diagnosis.macro_auprc) << "  "
         << detail::fixed4(r.diagnosis.accuracy) << "    " << detail::fixed4(r.diagnosis.macro_f_measure) << "\n";
+  }
+  if (bootstrap > 0) {
+    out << "95% intervals (bootstrap over records, " << bootstrap << " resamples, seed " << bootstrap_seed << ")\n";
+    out << "lead set      challenge_score  auroc            auprc            accuracy         f_measure\n";
+    for (std::size_t k = 0; k < results.size(); ++k) {
+      std::string name = results[k].name;
+      name.resize(std::max<std::size_t>(name.size(), 12), ' ');
+      out << name;
+      for (const auto& iv : intervals[k]) out << "  [" << detail::fixed4(iv.low) << ", " << detail::fixed4(iv.high) << "]";
+      out << "\n";
+    }
   }
   return 0;
   });

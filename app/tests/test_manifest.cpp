@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace {
 const std::string records = std::string(ECGSSL_TEST_DATA_DIR) + "/records";
@@ -81,4 +83,33 @@ TEST_CASE("manifest reads each kept record's signal file; --headers-only trusts 
   REQUIRE(ecgssl::cli::run_manifest({dir.string(), "--out", csv.string(), "--headers-only"}, out2, err2) == 0);
   m = ecgssl::io::manifest::load(csv);
   for (const auto& e : m.entries) CHECK(e.usable());
+}
+
+TEST_CASE("manifest --ptbxl-database: labels and patients from PTB-XL's metadata") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "ecgssl_manifest_ptbxl";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const char* ext : {".hea", ".dat"}) fs::copy_file(records + "/ptbxl/00001_hr" + ext, dir / (std::string("00001_hr") + ext));
+  for (const char* ext : {".hea", ".dat"}) fs::copy_file(records + "/ludb/3" + ext, dir / (std::string("3") + ext));  // not PTB-XL
+  const std::string db = std::string(ECGSSL_TEST_DATA_DIR) + "/io/ptbxl/ptbxl_database.csv";
+  const auto csv = (dir / "manifest.csv").string();
+  std::ostringstream out, err;
+  REQUIRE_MESSAGE(ecgssl::cli::run_manifest({dir.string(), "--out", csv, "--ptbxl-database", db}, out, err) == 0, err.str());
+  const auto m = ecgssl::io::manifest::load(csv);
+  REQUIRE(m.entries.size() == 2);
+  for (const auto& e : m.entries) {
+    if (e.record_id == "00001_hr") {
+      CHECK(e.usable());
+      // ecg_id 1: {'NORM': 100.0, 'LVOLT': 0.0, 'SR': 0.0}, patient 15709.0 -> LQRSV, NSR
+      CHECK(e.labels == std::vector<std::uint64_t>{251146004, 426783006});
+      CHECK(e.patient_id == "15709");
+    } else {
+      CHECK(e.skip_reason.find("not listed in") == 0);
+    }
+  }
+  std::ostringstream out2, err2;
+  CHECK(ecgssl::cli::run_manifest({dir.string(), "--out", csv, "--ptbxl-database", (dir / "none.csv").string()}, out2, err2) == 1);
+  CHECK(err2.str().find("none.csv") != std::string::npos);
+  fs::remove_all(dir);
 }

@@ -3,6 +3,12 @@
 
 #include <ecgssl/pipeline/finetuning/evaluation.hpp>
 
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
 #include "real_segments.hpp"
 
 using namespace ecgssl::pipeline;
@@ -89,4 +95,53 @@ TEST_CASE("evaluation: record probability is the mean over its segments") {
   CHECK(m(0, 0) == doctest::Approx((0.2 + 0.5 + 0.4) / 3));
   CHECK(m(0, 1) == doctest::Approx(0.5));
   CHECK(m(1, 0) == doctest::Approx(0.6));
+}
+
+TEST_CASE("evaluation: the bootstrap resamples records, never splitting one record's segments") {
+  // 30 real records, one segment each, and the same records with that segment twice: a resample
+  // of records takes both copies or neither, and every metric is a ratio of counts that doubling
+  // leaves unchanged, so the intervals must be equal. Probabilities are a fixed function of the
+  // labels and the row, not a model's.
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(ecgssl::test_support::cinc_dir())) {
+    if (entry.path().extension() == ".hea") names.push_back(entry.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  names.resize(30);
+  const auto all = ecgssl::test_support::cinc_segments(names);
+  std::vector<std::size_t> first, twice;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (i == 0 || all.record_ids[i] != all.record_ids[i - 1]) {
+      first.push_back(i);
+      twice.push_back(i);
+      twice.push_back(i);
+    }
+  }
+  const auto one = all.subset(first);
+  const auto dup = all.subset(twice);
+  REQUIRE(one.size() == 30);
+  const auto probabilities = [](const segment_set& s) {
+    ecgssl::tensor<float, 2> p = ecgssl::tensor<float, 2>::from_shape({s.size(), s.labels.shape()[1]});
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const std::size_t record = static_cast<std::size_t>(std::hash<std::string>{}(s.record_ids[i]) % 97);
+      for (std::size_t c = 0; c < p.shape()[1]; ++c) {
+        p(i, c) = 0.35f * static_cast<float>(s.labels(i, c)) + 0.6f * static_cast<float>((record * 31 + c * 17) % 101) / 101.0f;
+      }
+    }
+    return p;
+  };
+  const auto a = bootstrap_arrhythmia(one, probabilities(one), 200, 4);
+  const auto b = bootstrap_arrhythmia(dup, probabilities(dup), 200, 4);
+  REQUIRE(a.size() == 5);
+  REQUIRE(b.size() == 5);
+  for (std::size_t m = 0; m < 5; ++m) {
+    CAPTURE(m);
+    CHECK(a[m].resamples == 200);
+    CHECK(a[m].estimate == doctest::Approx(b[m].estimate).epsilon(1e-12));
+    CHECK(a[m].low == doctest::Approx(b[m].low).epsilon(1e-12));
+    CHECK(a[m].high == doctest::Approx(b[m].high).epsilon(1e-12));
+    CHECK(a[m].low <= a[m].estimate + 1e-12);
+    CHECK(a[m].estimate <= a[m].high + 1e-12);
+  }
+  CHECK(a[1].high - a[1].low > 0.01);  // the AUROC's interval has a width
 }

@@ -34,6 +34,7 @@
 
 #include "../core/error.hpp"
 #include "atomic_file.hpp"
+#include "detail/csv.hpp"
 #include "detail/regular_file.hpp"
 #include "lead_set.hpp"
 
@@ -102,7 +103,7 @@ class manifest {
   /// Parses a manifest; `source` names the stream in error messages.
   static manifest read_csv(std::istream& in, const std::string& source = "<manifest>") {
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    csv_reader reader(text, source);
+    detail::csv_reader reader(text, source);
     manifest m;
     std::vector<std::string> row;
     std::int64_t line = 0;
@@ -208,64 +209,6 @@ class manifest {
     }
     return v;
   }
-
-  /// RFC 4180 records with line numbers (a quoted field may span lines).
-  class csv_reader {
-   public:
-    csv_reader(const std::string& text, const std::string& source) : text_(text), source_(source) {}
-
-    bool next(std::vector<std::string>& row, std::int64_t& first_line) {
-      row.clear();
-      if (pos_ >= text_.size()) return false;
-      first_line = line_;
-      std::string field;
-      bool quoted = false;
-      bool after_quote = false;
-      while (pos_ < text_.size()) {
-        const char c = text_[pos_++];
-        if (quoted) {
-          if (c == '"') {
-            if (pos_ < text_.size() && text_[pos_] == '"') {
-              field += '"';
-              ++pos_;
-            } else {
-              quoted = false;
-              after_quote = true;
-            }
-          } else {
-            if (c == '\n') ++line_;
-            field += c;
-          }
-          continue;
-        }
-        if (c == ',') {
-          row.push_back(std::move(field));
-          field.clear();
-          after_quote = false;
-        } else if (c == '\n' || c == '\r') {
-          if (c == '\r' && pos_ < text_.size() && text_[pos_] == '\n') ++pos_;
-          ++line_;
-          row.push_back(std::move(field));
-          return true;
-        } else if (c == '"' && field.empty() && !after_quote) {
-          quoted = true;
-        } else if (after_quote) {
-          throw io_error(where(source_, line_, ""), "text after a closing quote", "a comma or the end of the line");
-        } else {
-          field += c;
-        }
-      }
-      if (quoted) throw io_error(where(source_, first_line, ""), "unterminated quoted field", "a closing quote");
-      row.push_back(std::move(field));
-      return true;
-    }
-
-   private:
-    const std::string& text_;
-    const std::string& source_;
-    std::size_t pos_ = 0;
-    std::int64_t line_ = 1;
-  };
 };
 
 /// What scan_records checks besides readability (the reference's skips, spec §2.2).

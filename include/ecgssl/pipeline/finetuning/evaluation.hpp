@@ -6,7 +6,8 @@
 ///    record probabilities = mean over the record's segments (for `ecgssl predict`);
 ///  - identification: gallery = first segment, probe = second segment of each identity, top-1
 ///    cosine retrieval on the pooled embeddings;
-///  - any lead set with zero fill, and one call for several lead sets.
+///  - any lead set with zero fill, and one call for several lead sets;
+///  - 95% intervals of the arrhythmia metrics by the bootstrap over records.
 /// A model on cuda reads its store's device mirror: evaluate inside finetuner::fit (its
 /// training_backend) or while a inference_parameters of the store lives.
 
@@ -15,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -22,6 +24,7 @@
 #include "../../core/error.hpp"
 #include "../../core/tensor.hpp"
 #include "../../io/lead_set.hpp"
+#include "../../metrics/bootstrap.hpp"
 #include "../../metrics/diagnosis_metrics.hpp"
 #include "../../metrics/identification.hpp"
 #include "finetune_model.hpp"
@@ -131,6 +134,7 @@ struct lead_set_evaluation {
   io::lead_set leads;
   double score = 0;   ///< Challenge score (arrhythmia) or top-1 accuracy (identification)
   metrics::diagnosis_metrics diagnosis;  ///< arrhythmia only
+  tensor<float, 2> probabilities;        ///< arrhythmia only: per segment [N, classes], for intervals
 };
 
 /// Evaluates the model on every lead set in `names` (io::lead_set::parse names), in order.
@@ -139,9 +143,11 @@ std::vector<lead_set_evaluation> evaluate_lead_sets(finetune_model<T, B>& model,
                                                     const std::vector<std::string>& names, std::size_t batch_size = 32) {
   std::vector<lead_set_evaluation> out;
   for (const auto& name : names) {
-    lead_set_evaluation e{name, io::lead_set::parse(name), 0.0, {}};
+    lead_set_evaluation e{name, io::lead_set::parse(name), 0.0, {}, {}};
     if (model.options().task == finetune_task::arrhythmia) {
-      e.diagnosis = evaluate_arrhythmia(model, set, e.leads, batch_size);
+      if (set.size() == 0) throw data_error(at_field("evaluation set"), "no segment", "at least one labelled segment");
+      e.probabilities = predict_probabilities(model, set, e.leads, batch_size);
+      e.diagnosis = metrics::evaluate_diagnosis(set.labels, e.probabilities);
       e.score = e.diagnosis.challenge_score;
     } else {
       e.score = evaluate_identification(model, set, e.leads, batch_size);
@@ -149,6 +155,44 @@ std::vector<lead_set_evaluation> evaluate_lead_sets(finetune_model<T, B>& model,
     out.push_back(std::move(e));
   }
   return out;
+}
+
+/// The arrhythmia metrics' 95% intervals by the bootstrap over records (metrics/bootstrap.hpp):
+/// each resample draws records with replacement and takes all their segments, so the segments of
+/// one record are never split between "in" and "out". Order: challenge_score, auroc, auprc,
+/// accuracy, f_measure (the columns of `ecgssl evaluate`).
+inline std::vector<metrics::bootstrap_interval> bootstrap_arrhythmia(const data::segment_set& set, const tensor<float, 2>& probabilities,
+                                                                     std::size_t resamples, std::uint64_t seed) {
+  std::map<std::string, std::size_t> index;
+  std::vector<std::vector<std::size_t>> segments_of;
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    const auto [it, added] = index.emplace(set.record_ids[i], segments_of.size());
+    if (added) segments_of.emplace_back();
+    segments_of[it->second].push_back(i);
+  }
+  const std::size_t classes = probabilities.shape()[1];
+  tensor<float, 2> labels, probs;
+  return metrics::bootstrap_each(
+      segments_of.size(),
+      [&](std::span<const std::uint32_t> records) {
+        std::size_t rows = 0;
+        for (const auto r : records) rows += segments_of[r].size();
+        labels.resize({rows, classes});
+        probs.resize({rows, classes});
+        std::size_t row = 0;
+        for (const auto r : records) {
+          for (const auto i : segments_of[r]) {
+            for (std::size_t c = 0; c < classes; ++c) {
+              labels(row, c) = static_cast<float>(set.labels(i, c));
+              probs(row, c) = probabilities(i, c);
+            }
+            ++row;
+          }
+        }
+        const auto m = metrics::evaluate_diagnosis(labels, probs);
+        return std::vector<double>{m.challenge_score, m.macro_auroc, m.macro_auprc, m.accuracy, m.macro_f_measure};
+      },
+      resamples, seed);
 }
 
 /// Record-level probabilities: the mean over each record's segments (records in order of first
