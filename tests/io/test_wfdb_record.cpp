@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <ecgssl/io/wfdb_record.hpp>
+#include <ecgssl/io/wfdb_stream.hpp>
 #include <support/npy.hpp>
 
 #include <cmath>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <span>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -426,4 +428,49 @@ TEST_CASE("null signals are all invalid") {
     CHECK(rec.digital(1, t) == -32768);
   }
   CHECK(rec.invalid_per_lead == std::vector<std::int64_t>{0, 3, 3});
+}
+
+// Issue 22: a z-scored record (units NU, standard deviations of the lead) must never pass for
+// millivolts. Every millivolt path (read_millivolts: pretrain, finetune, evaluate, embed,
+// predict, manifest) and the streaming reader refuse it, naming the file, lead and units.
+TEST_CASE("read_millivolts: units that are not a voltage are refused, naming file, lead and units") {
+  const fs::path dir = fs::temp_directory_path() / "ecgssl_units";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(records + "/ptbxl/00001_hr.dat", dir / "00001_hr.dat");
+  std::ifstream in(records + "/ptbxl/00001_hr.hea");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string header = text.str();
+  const auto write_with = [&](const std::string& units) {
+    std::string h = header;
+    for (std::size_t at = h.find("/mV"); at != std::string::npos; at = h.find("/mV", at + 1)) h.replace(at + 1, 2, units);
+    std::ofstream(dir / "00001_hr.hea") << h;
+  };
+  const auto message = [&](auto&& read) {
+    try {
+      read();
+    } catch (const ecgssl::data_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  write_with("NU");
+  const std::string path = (dir / "00001_hr").string();
+  const auto e = message([&] { (void)ecgssl::io::read_millivolts(path); });
+  CHECK(e.find("00001_hr") != std::string::npos);
+  CHECK(e.find("units of lead I") != std::string::npos);
+  CHECK(e.find("'NU' (normalised units") != std::string::npos);
+  CHECK(message([&] { ecgssl::io::wfdb_stream s(path); }).find("'NU'") != std::string::npos);
+  write_with("mmHg");
+  CHECK(message([&] { (void)ecgssl::io::read_millivolts(path); }).find("'mmHg'") != std::string::npos);
+  // uV is a voltage: the values come back as millivolts, 1000 times smaller than the mV reading
+  write_with("uV");
+  const auto micro = ecgssl::io::read_millivolts(path);
+  write_with("mV");
+  const auto milli = ecgssl::io::read_millivolts(path);
+  CHECK(micro(0, 100) == doctest::Approx(milli(0, 100) * 1e-3));
+  CHECK(ecgssl::io::millivolt_scale("mv") == 1.0);
+  CHECK_FALSE(ecgssl::io::millivolt_scale("NU").has_value());
+  fs::remove_all(dir);
 }

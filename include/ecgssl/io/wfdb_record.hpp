@@ -762,19 +762,39 @@ inline void read_record(const std::string& path, wfdb_record& out, const wfdb_re
   return out;
 }
 
+/// The factor that turns a signal's physical values into millivolts: 1 for mV, 1e-3 for uV, 1e3
+/// for V (in the spellings records use); nullopt for anything that is not a voltage (`NU`, the
+/// normalised units of band-passed and z-scored records, `mmHg`, ...).
+[[nodiscard]] inline std::optional<double> millivolt_scale(const std::string& units) {
+  if (units == "mV" || units == "mv" || units == "MV" || units == "Mv") return 1.0;
+  if (units == "uV" || units == "uv" || units == "µV" || units == "UV") return 1e-3;
+  if (units == "V" || units == "v") return 1e3;
+  return std::nullopt;
+}
+
+/// Refuses, naming the file and lead, a signal whose units are not a voltage: values in
+/// another unit (a z-scored record's `NU` are standard deviations of the lead) would pass for
+/// millivolts and silently mix two scales in one data set.
+inline double require_millivolt_scale(const std::string& units, const std::string& lead, const std::string& path) {
+  const auto scale = millivolt_scale(units);
+  if (!scale) {
+    throw data_error(in_file(path, "units of lead " + lead), "'" + units + "'" + (units == "NU" ? " (normalised units: already z-scored)" : ""),
+                     "a voltage (mV, uV or V): ecgssl's models take millivolts");
+  }
+  return *scale;
+}
+
 /// Reads the record at `path` as x: [leads, samples] in millivolts (uV and V are converted;
 /// spec §2.2 val / gain). A record with an invalid sample (NaN) is refused, naming the sample
-/// and lead (spec §2.2 skips records with missing samples).
+/// and lead (spec §2.2 skips records with missing samples), and so is one whose units are not a
+/// voltage (require_millivolt_scale).
 inline tensor<float, 2> read_millivolts(const std::string& path) {
   const wfdb_record r = read_record(path);
   const std::size_t leads = r.n_leads();
   const auto n = static_cast<std::size_t>(r.n_samples);
   tensor<float, 2> x = tensor<float, 2>::from_shape({leads, n});
   for (std::size_t l = 0; l < leads; ++l) {
-    double scale = 1.0;
-    const std::string& u = r.units[l];
-    if (u == "uV" || u == "uv" || u == "µV") scale = 1e-3;
-    else if (u == "V" || u == "v") scale = 1e3;
+    const double scale = require_millivolt_scale(r.units[l], r.leads[l], path);
     for (std::size_t i = 0; i < n; ++i) {
       const double v = r.physical(l, i);
       if (!std::isfinite(v)) {

@@ -5,7 +5,8 @@
 /// whatever the record's length. Values are those of io::read_millivolts bit for bit
 /// ((digital - baseline) / gain in double, uV and V scaled to mV, then float), except that an
 /// invalid sample is NaN instead of an error: a long recording has lead-off stretches, and the
-/// caller decides what to do with the windows they touch.
+/// caller decides what to do with the windows they touch. Units that are not a voltage are
+/// refused when the record is opened, as read_millivolts refuses them.
 ///
 /// What streams: single-segment records whose signal files hold one sample per signal per
 /// frame without skew, in any format whose samples decode without state (16, 24, 32, 61, 80,
@@ -60,7 +61,7 @@ class wfdb_stream {
     std::int64_t n_samples = h.n_samples_given ? h.n_samples : -1;
     for (std::size_t s = 0; s < h.signals.size(); ++s) {
       const auto& spec = h.signals[s];
-      units_scale_.push_back(unit_scale(spec.units));
+      units_scale_.push_back(require_millivolt_scale(spec.units, spec.description, h.path));
       if (spec.is_null()) {
         file_group null_signal;
         null_signal.first = s;
@@ -177,12 +178,6 @@ class wfdb_stream {
     int file = -1;
     std::int64_t bytes = 0;            // the file's size when opened
   };
-
-  static double unit_scale(const std::string& u) {
-    if (u == "uV" || u == "uv" || u == "µV") return 1e-3;
-    if (u == "V" || u == "v") return 1e3;
-    return 1.0;
-  }
 
   [[noreturn]] static void fail(const std::string& file, std::int64_t line, const char* field, const std::string& problem,
                                 const std::string& expected) {
