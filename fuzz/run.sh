@@ -9,10 +9,11 @@ build="${2:-$root/build-fuzz}"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DECGSSL_BUILD_FUZZERS=ON -DECGSSL_BUILD_TESTS=OFF -DECGSSL_BUILD_EXAMPLES=OFF \
   -DECGSSL_BUILD_BENCHMARKS=OFF -DECGSSL_BUILD_APP=OFF -DECGSSL_WITH_CUDA=OFF >/dev/null
-cmake --build "$build" --target fuzz_wfdb_header fuzz_wfdb_formats fuzz_wfdb_record fuzz_safetensors -j1
+cmake --build "$build" --target fuzz_wfdb_header fuzz_wfdb_formats fuzz_wfdb_record fuzz_safetensors \
+  fuzz_checkpoint_config fuzz_ptbxl_csv -j1
 
 corpus="$build/corpus"
-mkdir -p "$corpus/header" "$corpus/record" "$corpus/formats" "$corpus/safetensors" "$build/artifacts"
+mkdir -p "$corpus/header" "$corpus/record" "$corpus/formats" "$corpus/safetensors" "$corpus/config" "$corpus/ptbxl" "$build/artifacts"
 cp "$root"/tests/data/io/checkpoints/*.safetensors "$corpus/safetensors/"
 records="$root/tests/data/records"
 # Headers as they are; records as header + NUL + the first 2 KiB of the first signal file.
@@ -28,6 +29,11 @@ for format in $(seq 0 10); do
   { printf "\\x$(printf %02x "$format")\\x01\\x00\\x00\\x10"; head -c 256 "$records/wfdb/binformats.d1"; } \
     > "$corpus/formats/seed_$format"
 done
+# Checkpoint configurations: both forms, as ecgssl and the fairseq converter write them.
+printf '%s' '{"conv_channels":128,"dim":128,"layers":2,"heads":4,"ffn":512,"extractor_mode":"default","final_dim":256,"latent_vars":320,"latent_groups":2,"encoder":{"pos_kernel":128,"pos_groups":16,"layer_norm_first":false},"method":"w2v_cmsc_rlm"}' > "$corpus/config/canonical.json"
+printf '%s' '{"model":{"base":"tiny","embed_dim":32,"conv_dim":32,"layers":2,"heads":4,"ffn_dim":64,"mode":"layer_norm"},"method":"pytorch"}' > "$corpus/config/legacy.json"
+# PTB-XL: statements, NUL, the database's header and first 20 rows.
+{ cat "$root/tests/data/io/ptbxl/scp_statements.csv"; printf '\0'; head -21 "$root/tests/data/io/ptbxl/ptbxl_database.csv"; } > "$corpus/ptbxl/seed"
 if [[ -d "$root/tests/data/io/regressions" ]]; then
   cp "$root"/tests/data/io/regressions/* "$corpus/record/" 2>/dev/null || true
 fi
@@ -41,4 +47,11 @@ done
 echo "== fuzz_safetensors for ${seconds}s"
 "$build/fuzz/fuzz_safetensors" "$corpus/safetensors" -max_total_time="$seconds" -rss_limit_mb=2048 \
   -timeout=10 -artifact_prefix="$build/artifacts/safetensors-" -print_final_stats=1 || status=1
+for target in checkpoint_config ptbxl_csv; do
+  dir=config
+  [[ "$target" == ptbxl_csv ]] && dir=ptbxl
+  echo "== fuzz_$target for ${seconds}s"
+  "$build/fuzz/fuzz_$target" "$corpus/$dir" -max_total_time="$seconds" -rss_limit_mb=2048 \
+    -timeout=10 -artifact_prefix="$build/artifacts/$target-" -print_final_stats=1 || status=1
+done
 exit $status

@@ -50,8 +50,10 @@ TEST_CASE("bootstrap: the intervals of CPython's resamples, for a mean and a mac
     }
     return defined > 0 ? sum / defined : std::nan("");
   };
-  for (const auto& [name, result] : {std::pair{"mean0", metrics::bootstrap(n, mean0, resamples, seed)},
-                                     std::pair{"macro_auroc", metrics::bootstrap(n, macro_auroc, resamples, seed)}}) {
+  for (const auto& named : {std::pair{"mean0", metrics::bootstrap(n, mean0, resamples, seed)},
+                             std::pair{"macro_auroc", metrics::bootstrap(n, macro_auroc, resamples, seed)}}) {
+    const char* name = named.first;
+    const auto& result = named.second;
     CAPTURE(name);
     const auto& e = j.at(name);
     CHECK(result.estimate == doctest::Approx(e.at("estimate").get<double>()).epsilon(1e-12));

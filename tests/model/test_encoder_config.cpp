@@ -190,3 +190,30 @@ TEST_CASE("encoder_config: a --config file may use the contract's keys") {
   CHECK(o.layers == 1);
   std::filesystem::remove(path);
 }
+
+// Issue 19: sizes from a file are checked before anything is allocated.
+TEST_CASE("encoder_config: absurd sizes are refused by key, and so is a model this machine cannot train") {
+  const auto full = nlohmann::json::parse(
+      R"({"conv_channels": 32, "dim": 32, "layers": 2, "heads": 4, "ffn": 64, "extractor_mode": "default"})");
+  auto deep = full;
+  deep["layers"] = 100000000;
+  CHECK(message_of([&] { encoder_config::from_checkpoint_config(deep, "x"); }).find("layers") != std::string::npos);
+  auto wide = full;
+  wide["dim"] = 1000000;
+  wide["heads"] = 1;
+  CHECK(message_of([&] { encoder_config::from_checkpoint_config(wide, "x"); }).find("embed_dim") != std::string::npos);
+  auto huge = full;  // every size within its own limit, together about 10^12 parameters
+  huge["dim"] = 8192;
+  huge["heads"] = 64;
+  huge["ffn"] = 65536;
+  huge["layers"] = 256;
+  const auto too_big = message_of([&] { encoder_config::from_checkpoint_config(huge, "x"); });
+  CHECK(too_big.find("model size") != std::string::npos);
+  CHECK(too_big.find("MiB") != std::string::npos);
+  auto odd_groups = full;
+  odd_groups["encoder"] = {{"pos_groups", 3}};
+  CHECK(message_of([&] { encoder_config::from_checkpoint_config(odd_groups, "x"); }).find("pos_groups") != std::string::npos);
+  CHECK(message_of([] { encoder_config::from_json(nlohmann::json{{"base", 5}}, "x"); }).find("base") != std::string::npos);
+  // the paper's base model is about 90.9 M parameters with its pre-training heads (spec §3.11)
+  CHECK(encoder_config::estimated_parameters(encoder_config::named("base")) == doctest::Approx(90.9e6).epsilon(0.01));
+}

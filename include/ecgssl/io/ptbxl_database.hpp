@@ -99,9 +99,18 @@ class ptbxl_database {
   /// missing column, an unreadable `scp_codes`, a fold outside 1-10, a statement
   /// scp_statements.csv does not define, a duplicate ecg_id).
   static ptbxl_database load(const std::filesystem::path& database_csv, const std::filesystem::path& statements_csv) {
+    const auto text_of = [](const std::filesystem::path& p) {
+      return detail::read_regular_text_file(p.string(), in_file(p.string()), "a PTB-XL CSV file", std::size_t{256} << 20);
+    };
+    return parse(text_of(database_csv), database_csv.string(), text_of(statements_csv), statements_csv.string());
+  }
+
+  /// As load, from the files' text (`*_name` name them in errors).
+  static ptbxl_database parse(const std::string& database_text, const std::string& database_name, const std::string& statements_text,
+                              const std::string& statements_name) {
     ptbxl_database db;
-    db.read_statements(statements_csv);
-    db.read_database(database_csv);
+    db.read_statements(statements_text, statements_name);
+    db.read_database(database_text, database_name);
     return db;
   }
 
@@ -129,9 +138,9 @@ class ptbxl_database {
   /// The Challenge 2020 scored classes (SNOMED CT codes) its statements name, in table order.
   [[nodiscard]] static std::vector<std::uint64_t> challenge_codes(const ptbxl_record& r) {
     std::vector<std::uint64_t> codes;
-    for (const auto& [statement, code] : ptbxl_challenge_codes) {
-      const bool has = std::any_of(r.scp_codes.begin(), r.scp_codes.end(), [&](const auto& c) { return c.first == statement; });
-      if (has) codes.push_back(code);
+    for (const auto& entry : ptbxl_challenge_codes) {
+      const bool has = std::any_of(r.scp_codes.begin(), r.scp_codes.end(), [&](const auto& c) { return c.first == entry.first; });
+      if (has) codes.push_back(entry.second);
     }
     // The heart axis is a column of its own in PTB-XL, and a scored class in the Challenge.
     if (r.heart_axis == "LAD" || r.heart_axis == "ALAD") codes.push_back(39732003);
@@ -168,9 +177,7 @@ class ptbxl_database {
 
   /// Rows of a CSV file as column name -> field, checking that `required` columns exist.
   template <class OnRow>
-  static void for_each_row(const std::filesystem::path& path, const std::vector<std::string>& required, OnRow&& on_row) {
-    const std::string file = path.string();
-    const std::string text = detail::read_regular_text_file(file, in_file(file), "a PTB-XL CSV file", std::size_t{256} << 20);
+  static void for_each_row(const std::string& text, const std::string& file, const std::vector<std::string>& required, OnRow&& on_row) {
     detail::csv_reader reader(text, file);
     std::vector<std::string> header, row;
     std::int64_t line = 0;
@@ -178,7 +185,7 @@ class ptbxl_database {
     std::map<std::string, std::size_t> column;
     for (std::size_t c = 0; c < header.size(); ++c) column[header[c]] = c;
     for (const auto& name : required) {
-      if (!column.count(name)) throw io_error(at(file, 1, name), "no column '" + name + "'", "the columns of PTB-XL's " + path.filename().string());
+      if (!column.count(name)) throw io_error(at(file, 1, name), "no column '" + name + "'", "the columns of PTB-XL's " + std::filesystem::path(file).filename().string());
     }
     while (reader.next(row, line)) {
       if (row.size() == 1 && row[0].empty()) continue;  // a blank line
@@ -253,10 +260,9 @@ class ptbxl_database {
     }
   }
 
-  void read_statements(const std::filesystem::path& path) {
-    const std::string file = path.string();
+  void read_statements(const std::string& text, const std::string& file) {
     // The statement column has an empty name in the published file.
-    for_each_row(path, {"", "description", "diagnostic", "form", "rhythm", "diagnostic_class"}, [&](const auto& field, std::int64_t line) {
+    for_each_row(text, file, {"", "description", "diagnostic", "form", "rhythm", "diagnostic_class"}, [&](const auto& field, std::int64_t line) {
       scp_statement s;
       s.code = field("");
       if (s.code.empty()) throw io_error(at(file, line, "statement"), "an empty statement code", "a code such as NORM");
@@ -280,9 +286,8 @@ class ptbxl_database {
     });
   }
 
-  void read_database(const std::filesystem::path& path) {
-    const std::string file = path.string();
-    for_each_row(path, {"ecg_id", "patient_id", "age", "sex", "scp_codes", "heart_axis", "strat_fold", "filename_lr", "filename_hr"},
+  void read_database(const std::string& text, const std::string& file) {
+    for_each_row(text, file, {"ecg_id", "patient_id", "age", "sex", "scp_codes", "heart_axis", "strat_fold", "filename_lr", "filename_hr"},
                  [&](const auto& field, std::int64_t line) {
                    ptbxl_record r;
                    r.line = line;

@@ -8,6 +8,9 @@
 /// conv_channels, dim, layers, heads, ffn, extractor_mode at its top level); the form of
 /// ecgssl 0.1 (options under "model") is read too.
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <fstream>
@@ -163,6 +166,9 @@ struct encoder_config {
   /// Options from a JSON object (`source` names the file in errors).
   static ecg_transformer_options from_json(const nlohmann::json& j, const std::string& source) {
     if (!j.is_object()) throw config_error(in_file(source), "not a JSON object", "{\"base\": \"tiny\", ...}");
+    if (j.contains("base") && !j.at("base").is_string()) {
+      throw config_error(in_file(source, "base"), "value " + j.at("base").dump(), "\"tiny\", \"small\" or \"base\"");
+    }
     ecg_transformer_options o = named(j.contains("base") ? j.at("base").get<std::string>() : "base");
     for (auto it = j.begin(); it != j.end(); ++it) {
       const std::string& key = it.key();
@@ -195,7 +201,56 @@ struct encoder_config {
       throw config_error(in_file(source, "heads"), std::to_string(o.heads) + " heads for dimension " + std::to_string(o.embed_dim),
                          "heads > 0 dividing embed_dim");
     }
+    require_sizes_fit(o, source);
     return o;
+  }
+
+  /// Parameters of the encoder `o` describes, pre-training heads included (an upper bound for
+  /// the downstream encoder), counted from the layer shapes (spec §3.11), without allocating.
+  [[nodiscard]] static double estimated_parameters(const ecg_transformer_options& o) {
+    const double c = static_cast<double>(o.conv_dim), d = static_cast<double>(o.embed_dim), f = static_cast<double>(o.ffn_dim);
+    const double k = static_cast<double>(o.conv_kernel);
+    double n = static_cast<double>(o.in_channels) * c * k + static_cast<double>(o.conv_layers > 0 ? o.conv_layers - 1 : 0) * c * c * k;
+    n += 4 * c + c * d + d;                                                            // norms, post_extract_proj
+    n += d * (d / static_cast<double>(std::max<std::size_t>(o.pos_groups, 1))) * static_cast<double>(o.pos_kernel) + 2 * d;  // positional conv
+    n += static_cast<double>(o.layers) * (4 * d * d + 4 * d + 2 * d * f + f + d + 4 * d);  // transformer layers
+    const double v = static_cast<double>(o.latent_vars) * static_cast<double>(o.latent_groups);
+    const double fd = static_cast<double>(o.final_dim);
+    n += v * (fd / static_cast<double>(std::max<std::size_t>(o.latent_groups, 1))) + c * v + v + fd * fd + fd + d * fd + fd + d;  // heads
+    return n;
+  }
+
+  /// Refuses sizes no ECG encoder has, before anything is allocated: a corrupt or hostile
+  /// configuration (1e8 layers, a width of 1e6) must be an error naming the key, not a
+  /// std::bad_alloc after gigabytes, nor an allocation the machine cannot hold.
+  static void require_sizes_fit(const ecg_transformer_options& o, const std::string& source) {
+    const struct {
+      const char* key;
+      std::size_t value, low, high;
+    } limits[] = {{"in_channels", o.in_channels, 1, 64},       {"conv_dim", o.conv_dim, 1, 8192},        {"conv_layers", o.conv_layers, 1, 16},
+                  {"conv_kernel", o.conv_kernel, 1, 64},       {"conv_stride", o.conv_stride, 1, 64},    {"embed_dim", o.embed_dim, 1, 8192},
+                  {"layers", o.layers, 1, 256},                {"heads", o.heads, 1, 256},               {"ffn_dim", o.ffn_dim, 1, 65536},
+                  {"pos_kernel", o.pos_kernel, 1, 1024},       {"pos_groups", o.pos_groups, 1, 8192},    {"mask_length", o.mask_length, 1, 1024},
+                  {"final_dim", o.final_dim, 1, 8192},         {"latent_vars", o.latent_vars, 1, 65536}, {"latent_groups", o.latent_groups, 1, 64},
+                  {"min_masks", o.min_masks, 0, 1024}};
+    for (const auto& l : limits) {
+      if (l.value < l.low || l.value > l.high) {
+        throw config_error(in_file(source, l.key), std::to_string(l.value), std::to_string(l.low) + " to " + std::to_string(l.high));
+      }
+    }
+    if (o.embed_dim % o.pos_groups != 0) {
+      throw config_error(in_file(source, "pos_groups"), std::to_string(o.pos_groups) + " groups for dimension " + std::to_string(o.embed_dim),
+                         "groups dividing embed_dim");
+    }
+    // Weights, gradients and Adam's two moments in float32: 16 bytes a parameter, before any activation.
+    const double bytes = 16.0 * estimated_parameters(o);
+    const double physical = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+    if (physical > 0 && bytes > physical) {
+      throw config_error(in_file(source, "model size"),
+                         std::to_string(static_cast<long long>(estimated_parameters(o) / 1e6)) + " M parameters need " +
+                             std::to_string(static_cast<long long>(bytes / (1 << 20))) + " MiB to train",
+                         "a model that fits this machine's " + std::to_string(static_cast<long long>(physical / (1 << 20))) + " MiB");
+    }
   }
 };
 
