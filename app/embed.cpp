@@ -27,6 +27,7 @@
 #include <vector>
 
 #include <ecgssl/core/threading.hpp>
+#include <ecgssl/data/preprocessing.hpp>
 #include <ecgssl/data/record_segments.hpp>
 #include <ecgssl/io/atomic_file.hpp>
 #include <ecgssl/io/lead_set.hpp>
@@ -136,6 +137,8 @@ int run_embed(const std::vector<std::string>& args, std::ostream& out, std::ostr
   app.add_option("records", records, "WFDB records (.hea files or record paths)")->required();
   app.add_flag("--stream", stream, "read records in chunks and embed windows every --hop-s seconds (long recordings); CSV rows as they come");
   app.add_option("--hop-s", hop_seconds, "with --stream: seconds between window starts")->capture_default_str()->check(CLI::PositiveNumber);
+  std::string preprocess;
+  app.add_option("--preprocess", preprocess, "none or bandpass,zscore: only for a checkpoint that records none (default: the checkpoint's)");
   app.add_option("--batch", batch, "with --stream: windows per forward")->capture_default_str()->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
   std::string device = "host";
   detail::add_device_option(app, device);
@@ -165,13 +168,20 @@ int run_embed(const std::vector<std::string>& args, std::ostream& out, std::ostr
     (void)where;  // parse_device refused cuda: this binary has no GPU pipelines
     const detail::segment_pooler pool_segments = detail::host_segment_pooler(checkpoint, config_override);
 #endif
+    const data::preprocessing prep =
+        data::preprocessing_for(data::recorded_preprocessing(io::checkpoint::load(checkpoint), checkpoint), preprocess, checkpoint);
+    if (stream && prep != data::preprocessing::none) {
+      // The band-pass and z-score take the whole record; windows of a stream cannot reproduce them.
+      throw config_error(at_field("--stream"), "a checkpoint trained on '" + std::string(data::preprocessing_name(prep)) + "' data",
+                         "a checkpoint trained on millivolts (preprocess none), or embed without --stream");
+    }
     if (stream) return detail::stream_embed(records, kept, hop_seconds, batch, pool_segments, output, out, err);
     std::vector<float> rows;
     std::vector<std::pair<std::string, std::string>> labels;  // (record, segment)
     std::size_t dim = 0;
     tensor<float, 2> pooled;
     for (const auto& name : records) {
-      const data::record_segments record = data::read_record_segments(name, kept);
+      const data::record_segments record = data::read_record_segments(name, kept, 2500, 500.0, prep);
       const std::size_t segments = record.segments.shape()[0];
       pool_segments(record.segments, pooled);
       // Outputs are never non-finite: a huge gain or a corrupt sample would otherwise reach the

@@ -11,6 +11,7 @@
 /// over records (N resamples, `--bootstrap-seed`; metrics/bootstrap.hpp): a second table, or an
 /// "intervals" object per lead set in the JSON.
 
+#include <ecgssl/data/preprocessing.hpp>
 #include <ecgssl/pipeline/finetuning/evaluation.hpp>
 #include <ecgssl/pipeline/finetuning/finetune_checkpoint.hpp>
 #include <ecgssl/data/wfdb_dataset.hpp>
@@ -49,6 +50,8 @@ int run_evaluate(const std::vector<std::string>& args, std::ostream& out, std::o
   app.add_option("--bootstrap", bootstrap, "resamples of the records for 95% intervals (0 = none; 1000 is usual)")
       ->capture_default_str()->check(CLI::Range(std::size_t{0}, std::size_t{100000}));
   app.add_option("--bootstrap-seed", bootstrap_seed, "seed of the bootstrap's draws")->capture_default_str();
+  std::string preprocess;
+  app.add_option("--preprocess", preprocess, "none or bandpass,zscore: only for a checkpoint that records none (default: the checkpoint's)");
   std::string device = "host";
   detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
@@ -66,7 +69,8 @@ int run_evaluate(const std::vector<std::string>& args, std::ostream& out, std::o
   const io::checkpoint ck = io::checkpoint::load(checkpoint);
   const pipeline::finetune_checkpoint_info info = pipeline::read_finetune_info(ck, checkpoint);
   std::vector<std::string> patients;
-  data::segment_set all = data::load_segment_set(data, &patients);
+  const data::preprocessing prep = data::preprocessing_for(data::recorded_preprocessing(info.preprocess, checkpoint), preprocess, checkpoint);
+  data::segment_set all = data::load_segment_set(data, &patients, prep);
   data::segment_set part;
   const bool id_task = info.model.task == pipeline::finetune_task::identification;
   if (split_name != "all") {

@@ -9,6 +9,7 @@
 /// trains on the GPU.
 
 #include <ecgssl/core/error.hpp>
+#include <ecgssl/data/preprocessing.hpp>
 #include <ecgssl/io/checkpoint.hpp>
 #include <ecgssl/io/lead_set.hpp>
 #include <ecgssl/model/encoder_config.hpp>
@@ -66,6 +67,9 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
                                                       "identities (identification)")
       ->check(detail::finite_in(0.0, 0.5));
   app.add_flag("--linear-probe", linear_probe, "train the head only (frozen encoder)");
+  std::string preprocess;
+  app.add_option("--preprocess", preprocess, "none or bandpass,zscore (default: the pre-trained checkpoint's; none with --random-init); "
+                                              "recorded in the fine-tuned checkpoint");
   app.add_option("--out", out_path, "where to write the fine-tuned checkpoint")->required();
   std::string device = "host";
   detail::add_device_option(app, device);
@@ -88,11 +92,14 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
     mo.encoder = pipeline::pretrained_encoder_options(*pre, checkpoint);
   }
   mo.encoder = pipeline::finetuning_encoder_options(mo.encoder, mo.pretrained);
+  // Fine-tuning data go through what the encoder was pre-trained on; a different choice is refused.
+  const data::preprocessing prep =
+      data::preprocessing_for(pre ? data::recorded_preprocessing(*pre, checkpoint) : std::nullopt, preprocess, checkpoint);
   const io::lead_set leads = io::lead_set::parse(leads_text, at_field("--leads"));
 
   std::vector<std::string> patients;
   const auto lock = detail::claim_output(out_path, "--out");  // before the slow part
-  const auto all = data::load_segment_set(data, &patients);
+  const auto all = data::load_segment_set(data, &patients, prep);
   const auto split = pipeline::split_segments(all, mo.task, valid_fraction, seed, patients);
   if (split.train.size() == 0) throw data_error(in_file(data), "the training part is empty", "more records");
   if (mo.task == pipeline::finetune_task::identification) mo.classes = split.train_identities;
@@ -114,6 +121,7 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
   job.split = &split;
   job.info.model = mo;
   job.info.leads = leads_text;
+  job.info.preprocess = data::preprocessing_name(prep);
   job.info.split_seed = seed;
   job.info.valid_fraction = valid_fraction;
   job.out_path = out_path;

@@ -21,6 +21,7 @@
 
 #include "commands.hpp"
 
+#include <ecgssl/data/preprocessing.hpp>
 #include <ecgssl/io/manifest.hpp>
 #include <ecgssl/io/ptbxl_database.hpp>
 #include <ecgssl/io/wfdb_manifest.hpp>
@@ -45,7 +46,9 @@ int run_manifest(const std::vector<std::string>& args, std::ostream& out, std::o
   app.add_flag("--headers-only", headers_only,
                "trust the headers: do not read each kept record's signal files (faster, but a record "
                "whose data is broken is listed as kept and stops a later pretrain run)");
-  std::string ptbxl_database, ptbxl_statements;
+  std::string ptbxl_database, ptbxl_statements, preprocess = "none";
+  app.add_option("--preprocess", preprocess, "none or bandpass,zscore: what the records are checked to be readable as "
+                                             "(bandpass,zscore admits z-scored records in NU)")->capture_default_str();
   app.add_option("--ptbxl-database", ptbxl_database, "PTB-XL's ptbxl_database.csv: labels and patients from it, not from #Dx");
   app.add_option("--ptbxl-statements", ptbxl_statements, "PTB-XL's scp_statements.csv (default: beside the database)");
   app.add_option("--min-seconds", min_seconds, "shortest record kept, seconds")->capture_default_str()->check(detail::finite_in(0, 86400.0 * 366));
@@ -55,6 +58,7 @@ int run_manifest(const std::vector<std::string>& args, std::ostream& out, std::o
     if (!ptbxl_statements.empty() && ptbxl_database.empty()) {
       throw config_error(at_field("--ptbxl-statements"), "given alone", "with --ptbxl-database");
     }
+    const data::preprocessing prep = data::parse_preprocessing(preprocess, at_field("--preprocess"));
     std::optional<io::ptbxl_database> ptbxl;
     if (!ptbxl_database.empty()) {
       const std::filesystem::path statements = ptbxl_statements.empty()
@@ -89,7 +93,7 @@ int run_manifest(const std::vector<std::string>& args, std::ostream& out, std::o
         if (!e.usable()) continue;
         const std::filesystem::path p(e.path);
         try {
-          (void)io::read_millivolts((p.is_absolute() ? p : std::filesystem::path(folder) / p).string());
+          (void)data::read_model_input((p.is_absolute() ? p : std::filesystem::path(folder) / p).string(), prep);
         } catch (const ecgssl::error& failure) {
           e.skip_reason = std::string("unreadable signal: ") + failure.what();
         }

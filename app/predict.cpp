@@ -7,6 +7,7 @@
 /// fine-tuned with.
 
 #include <ecgssl/core/error.hpp>
+#include <ecgssl/data/preprocessing.hpp>
 #include <ecgssl/data/record_source.hpp>
 #include <ecgssl/data/segment_set.hpp>
 #include <ecgssl/io/manifest.hpp>
@@ -39,6 +40,8 @@ int run_predict(const std::vector<std::string>& args, std::ostream& out, std::os
   app.add_option("--leads", leads_text, "lead set (default: the fine-tuning lead set)");
   app.add_option("--out", out_dir, "folder for the output files")->required();
   app.add_option("records", records, "WFDB records (header paths, .hea optional)")->required();
+  std::string preprocess;
+  app.add_option("--preprocess", preprocess, "none or bandpass,zscore: only for a checkpoint that records none (default: the checkpoint's)");
   return detail::run_cli11(app, args, out, err, [&]() -> int {
 
   pipeline::finetune_checkpoint_info info;
@@ -57,6 +60,7 @@ int run_predict(const std::vector<std::string>& args, std::ostream& out, std::os
                        "an arrhythmia model (predict writes Challenge classifier outputs)");
   }
   const io::lead_set leads = io::lead_set::parse(leads_text.empty() ? info.leads : leads_text, at_field("--leads"));
+  const data::preprocessing prep = data::preprocessing_for(data::recorded_preprocessing(info.preprocess, checkpoint), preprocess, checkpoint);
   io::manifest m;
   for (const auto& r : records) {
     std::filesystem::path header(r);
@@ -84,7 +88,7 @@ int run_predict(const std::vector<std::string>& args, std::ostream& out, std::os
     }
   }
   const data::record_source source(
-      m, [](const io::manifest_entry& e) { return io::read_millivolts(e.path); });
+      m, [prep](const io::manifest_entry& e) { return data::read_model_input(e.path, prep); });
   const auto set = data::segment_set::from_source(source);
   const auto segment_p = pipeline::predict_probabilities(*model, set, leads);
   std::vector<std::string> ids;

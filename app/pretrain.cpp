@@ -34,6 +34,9 @@ int run_pretrain(const std::vector<std::string>& args, std::ostream& out, std::o
   app.add_option("--data", s.data, "folder of WFDB records (scanned recursively) or manifest .csv")->required();
   app.add_option("--config", s.config, "tiny, small, base or a JSON file")->capture_default_str();
   app.add_option("--method", s.method, std::string(pipeline::pretrain_method_names))->capture_default_str();
+  app.add_option("--preprocess", s.preprocess, "none (millivolts, the paper) or bandpass,zscore (0.5-40 Hz band-pass, per-lead "
+                                               "z-score of each record); recorded in the checkpoint")
+      ->capture_default_str();
   app.add_option("--steps", s.steps, "optimizer updates in all (a resumed run counts the earlier ones)")
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--batch-pairs", s.batch_pairs, "CMSC pairs per micro-batch (paper: 64)")->capture_default_str()->check(CLI::PositiveNumber);
@@ -62,7 +65,7 @@ int run_pretrain(const std::vector<std::string>& args, std::ostream& out, std::o
                                        {s.log_jsonl, "--log-jsonl"}, {s.plot_svg, "--plot-svg"}}) {
       if (!path.empty()) detail::check_output_file(path, option);
     }
-    const data::wfdb_dataset data(s.data);
+    const data::wfdb_dataset data(s.data, 2500, 500.0, data::parse_preprocessing(s.preprocess, at_field("--preprocess")));
     // Say what was left out and why, instead of skipping records without a word.
     const std::size_t total = data.manifest().entries.size(), kept = data.manifest().usable_indices().size();
     out << "data: " << total << " records, " << kept << " used, " << (total - kept) << " skipped\n";

@@ -25,7 +25,7 @@ namespace ecgssl::cli {
 
 /// Settings of one `ecgssl pretrain` run.
 struct pretrain_settings {
-  std::string data, config = "tiny", method = "w2v_cmsc_rlm", out, resume;
+  std::string data, config = "tiny", method = "w2v_cmsc_rlm", out, resume, preprocess = "none";
   std::int64_t steps = 100;
   std::size_t batch_pairs = 8, update_freq = 1, loader_threads = 1;
   std::uint64_t seed = 1;
@@ -56,6 +56,7 @@ int run_pretraining(const pretrain_settings& s, const model::ecg_transformer_opt
   po.learning_rate = s.learning_rate;
   po.loader_threads = s.loader_threads;
   po.method = s.method;
+  po.preprocess = s.preprocess;
   pipeline::pretrainer<Objective, Source> trainer(objective, std::move(source), po);
   if (!s.resume.empty()) {
     trainer.resume(s.resume);

@@ -2,6 +2,9 @@
 #include "commands.hpp"
 #include <doctest/doctest.h>
 
+#include <ecgssl/io/checkpoint.hpp>
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -104,4 +107,41 @@ TEST_CASE("pretrain: bad input gives one clear line and no checkpoint") {
   CHECK(r.code == 1);
   CHECK(!r.err.empty());
   CHECK(!std::filesystem::exists(ck));
+}
+
+// Issue 22: the preprocessing is a recorded choice that every later use of the checkpoint applies.
+TEST_CASE("pretrain --preprocess bandpass,zscore is recorded, and later commands apply it or refuse another") {
+  const auto ck = scratch("zscore.safetensors");
+  std::filesystem::remove(ck);
+  const auto r = pretrain({"--data", records, "--config", "tiny", "--steps", "1", "--batch-pairs", "1", "--seed", "2",
+                           "--preprocess", "bandpass,zscore", "--out", ck.string(), "--threads", "1"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto config = ecgssl::io::checkpoint::load(ck).config();
+  REQUIRE(config.has_value());
+  CHECK(nlohmann::json::parse(*config).at("preprocess") == "bandpass,zscore");
+
+  // resuming with another preprocessing is refused, naming the key
+  const auto resumed = pretrain({"--data", records, "--config", "tiny", "--steps", "2", "--batch-pairs", "1", "--seed", "2",
+                                 "--out", scratch("zscore2.safetensors").string(), "--resume", ck.string()});
+  CHECK(resumed.code == 1);
+  CHECK(resumed.err.find("preprocess") != std::string::npos);
+
+  std::ostringstream out, err;
+  const std::string one = records + "/A0001";
+  // embed applies it without being told, and refuses a different request or a stream
+  CHECK(ecgssl::cli::run_embed({"--checkpoint", ck.string(), "--out", scratch("z.csv").string(), one}, out, err) == 0);
+  std::ostringstream out2, err2;
+  CHECK(ecgssl::cli::run_embed({"--checkpoint", ck.string(), "--out", scratch("z2.csv").string(), "--preprocess", "none", one}, out2, err2) == 1);
+  CHECK(err2.str().find("trained on 'bandpass,zscore' data") != std::string::npos);
+  std::ostringstream out3, err3;
+  CHECK(ecgssl::cli::run_embed({"--checkpoint", ck.string(), "--out", scratch("z3.csv").string(), "--stream",
+                                std::string(ECGSSL_TEST_DATA_DIR) + "/records/ptbxl/00001_hr"}, out3, err3) == 1);
+  CHECK(err3.str().find("--stream") != std::string::npos);
+  // fine-tuning from it with millivolts is refused before any work
+  std::ostringstream out4, err4;
+  CHECK(ecgssl::cli::run_finetune({"--checkpoint", ck.string(), "--data", records, "--preprocess", "none", "--epochs", "1",
+                                   "--out", scratch("ft.safetensors").string()}, out4, err4) == 1);
+  CHECK(err4.str().find("--preprocess") != std::string::npos);
+  CHECK(!std::filesystem::exists(scratch("ft.safetensors")));
 }

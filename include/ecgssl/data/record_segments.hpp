@@ -2,7 +2,8 @@
 /// \file record_segments.hpp
 /// One WFDB record as a batch of consecutive 5 s segments in the 12 canonical lead slots (spec
 /// §3.1): leads outside the kept set, and leads the record lacks, are zero-filled; a tail
-/// shorter than a segment is dropped. What `embed` encodes, one record at a time.
+/// shorter than a segment is dropped. What `embed` encodes, one record at a time, after the
+/// preprocessing its checkpoint was trained with (data/preprocessing.hpp).
 
 #include <algorithm>
 #include <cstddef>
@@ -15,6 +16,7 @@
 #include "../io/lead_set.hpp"
 #include "../io/wfdb_manifest.hpp"
 #include "../io/wfdb_record.hpp"
+#include "preprocessing.hpp"
 
 namespace ecgssl::data {
 
@@ -28,7 +30,8 @@ struct record_segments {
 /// header and field, a record that is not single-segment, not at `sampling_frequency`, or
 /// shorter than one segment.
 inline record_segments read_record_segments(const std::string& name, const io::lead_set& kept,
-                                            std::size_t segment_length = 2500, double sampling_frequency = 500.0) {
+                                            std::size_t segment_length = 2500, double sampling_frequency = 500.0,
+                                            preprocessing prep = preprocessing::none) {
   std::filesystem::path header(name);
   if (header.extension() != ".hea") header += ".hea";
   const io::manifest_entry e = io::read_manifest_entry(header);
@@ -42,7 +45,7 @@ inline record_segments read_record_segments(const std::string& name, const io::l
     throw data_error(in_file(header.string(), "samples"), std::to_string(e.samples),
                      "at least " + std::to_string(segment_length) + " (one segment)");
   }
-  const tensor<float, 2> signal = io::read_millivolts(header.string());
+  const tensor<float, 2> signal = read_model_input(header.string(), prep);
   record_segments out{e.record_id, tensor<float, 3>::from_shape({count, io::standard_lead_count, segment_length})};
   std::fill(out.segments.begin(), out.segments.end(), 0.0f);
   const std::size_t n = signal.shape()[1];

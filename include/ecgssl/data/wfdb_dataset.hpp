@@ -2,7 +2,8 @@
 /// \file wfdb_dataset.hpp
 /// The pre-training data set of spec §2.2 from a folder of WFDB records (or a manifest CSV written
 /// by io::manifest::save): the records are scanned (500 Hz, at least one 5 s segment, otherwise
-/// skipped with a reason), read in millivolts and cut into 12-slot 5 s segments by
+/// skipped with a reason), read in millivolts (or band-passed and z-scored: data/preprocessing.hpp)
+/// and cut into 12-slot 5 s segments by
 /// data::record_source; data::paired_source makes the CMSC pairs (spec §2.4).
 
 #include <cmath>
@@ -17,6 +18,7 @@
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
 #include "paired_source.hpp"
+#include "preprocessing.hpp"
 #include "record_source.hpp"
 #include "segment_set.hpp"
 #include "../io/challenge_labels.hpp"
@@ -34,7 +36,7 @@ class wfdb_dataset {
   /// its folder). Throws data_error if no record is usable (listing why the first ones were
   /// skipped), io_error if the folder or manifest cannot be read.
   explicit wfdb_dataset(const std::filesystem::path& path, std::size_t segment_length = 2500,
-                        double sampling_frequency = 500.0) {
+                        double sampling_frequency = 500.0, preprocessing prep = preprocessing::none) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
       root_ = path;
@@ -67,9 +69,9 @@ class wfdb_dataset {
     }
     const std::filesystem::path root = root_;
     segments_ = std::make_shared<data::record_source>(
-        manifest_, [root](const io::manifest_entry& e) {
+        manifest_, [root, prep](const io::manifest_entry& e) {
           const std::filesystem::path p(e.path);
-          return io::read_millivolts((p.is_absolute() ? p : root / p).string());
+          return read_model_input((p.is_absolute() ? p : root / p).string(), prep);
         }, segment_length);
     pairs_ = std::make_shared<data::paired_source<data::record_source>>(
         data::paired_source<data::record_source>::from_records(segments_));
@@ -92,8 +94,9 @@ class wfdb_dataset {
 /// Every segment of a folder or manifest (wfdb_dataset) in memory, and, when `patients` is given,
 /// each segment's patient (the record when the manifest names none), for splits that keep a
 /// patient's records together.
-inline segment_set load_segment_set(const std::filesystem::path& path, std::vector<std::string>* patients = nullptr) {
-  const wfdb_dataset ds(path);
+inline segment_set load_segment_set(const std::filesystem::path& path, std::vector<std::string>* patients = nullptr,
+                                    preprocessing prep = preprocessing::none) {
+  const wfdb_dataset ds(path, 2500, 500.0, prep);
   segment_set all = segment_set::from_source(*ds.segments());
   if (patients != nullptr) {
     std::unordered_map<std::string, std::string> patient_of;

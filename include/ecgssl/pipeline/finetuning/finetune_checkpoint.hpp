@@ -70,6 +70,9 @@ struct finetune_checkpoint_info {
   std::string leads = "12";
   std::uint64_t split_seed = 1;
   double valid_fraction = 0.1;
+  /// data/preprocessing.hpp name, applied by every use of the model; empty when the checkpoint
+  /// records none (written before the key existed: trained on millivolts unless said otherwise).
+  std::string preprocess;
 };
 
 /// Saves the model and its description (the host store's values: after finetuner::fit they are
@@ -89,6 +92,7 @@ void save_finetuned(const std::filesystem::path& path, const finetune_model<T, B
   j["arcface_scale"] = o.arcface_scale;
   j["arcface_margin"] = o.arcface_margin;
   j["leads"] = info.leads;
+  j["preprocess"] = info.preprocess.empty() ? std::string("none") : info.preprocess;
   j["split"] = {{"seed", info.split_seed}, {"valid_fraction", info.valid_fraction}};
   ck.set_config(j.dump());
   ck.save(path);
@@ -126,6 +130,7 @@ inline finetune_checkpoint_info read_finetune_info(const io::checkpoint& ck, con
     info.model.arcface_scale = j.value("arcface_scale", 192.0);
     info.model.arcface_margin = j.value("arcface_margin", 1.0);
     info.leads = j.value("leads", std::string("12"));
+    info.preprocess = j.value("preprocess", std::string());
     if (j.contains("split")) {
       info.split_seed = j["split"].at("seed").get<std::uint64_t>();
       info.valid_fraction = j["split"].at("valid_fraction").get<double>();

@@ -48,6 +48,9 @@ struct pretrainer_options {
   double beta1 = 0.9, beta2 = 0.98, eps = 1e-6;
   std::size_t loader_threads = 1;    ///< background batch builders (0 = in the training thread)
   std::string method = "custom";     ///< written to / checked against checkpoints
+  /// What the data went through (data/preprocessing.hpp names): written to checkpoints so every
+  /// later use applies the same, checked on resume.
+  std::string preprocess = "none";
 };
 
 /// See the file comment. `Source` is a data::segment_source whose parts() matches the criterion.
@@ -159,6 +162,7 @@ class pretrainer {
     nlohmann::json j;
     model::encoder_config::write_checkpoint_config(j, objective_->encoder().options());
     j["method"] = options_.method;
+    j["preprocess"] = options_.preprocess;
     j["batch_items"] = options_.batch_items;
     j["update_freq"] = options_.update_freq;
     j["seed"] = options_.seed;
@@ -209,7 +213,9 @@ class pretrainer {
       throw config_error(in_file(path.string(), "ecgssl.config"), "checkpoint has encoder " + saved_encoder.dump(),
                          my_encoder.dump() + " (resume with the settings of the interrupted run)");
     }
-    for (const char* key : {"method", "batch_items", "update_freq", "seed", "learning_rate", "weight_decay"}) {
+    // Checkpoints from before the key existed were all trained on millivolts.
+    if (!saved.contains("preprocess")) saved["preprocess"] = "none";
+    for (const char* key : {"method", "preprocess", "batch_items", "update_freq", "seed", "learning_rate", "weight_decay"}) {
       if (!saved.contains(key) || saved[key] != mine[key]) {
         throw config_error(in_file(path.string(), std::string("ecgssl.config.") + key),
                            "checkpoint has " + (saved.contains(key) ? saved[key].dump() : std::string("nothing")),
