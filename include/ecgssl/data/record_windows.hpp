@@ -59,8 +59,14 @@ class record_windows {
       const auto slot = io::standard_lead_index(e.leads[l]);
       if (slot && kept.contains(*slot)) slot_of_lead_[l] = static_cast<int>(*slot);
     }
+    // At most a window less one sample plus a chunk is ever held: reserving that once keeps the
+    // memory the same for a record of a minute and one of a week.
+    const auto most = window_ + static_cast<std::size_t>(chunk_);
     held_.assign(io::standard_lead_count, std::vector<float>());
-    invalid_.clear();
+    for (std::size_t l = 0; l < slot_of_lead_.size(); ++l) {
+      if (slot_of_lead_[l] >= 0) held_[static_cast<std::size_t>(slot_of_lead_[l])].reserve(most);
+    }
+    invalid_.reserve(most);
   }
 
   [[nodiscard]] const std::string& record_id() const { return record_id_; }

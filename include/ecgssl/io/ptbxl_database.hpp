@@ -102,7 +102,9 @@ class ptbxl_database {
     const auto text_of = [](const std::filesystem::path& p) {
       return detail::read_regular_text_file(p.string(), in_file(p.string()), "a PTB-XL CSV file", std::size_t{256} << 20);
     };
-    return parse(text_of(database_csv), database_csv.string(), text_of(statements_csv), statements_csv.string());
+    const std::string database = text_of(database_csv);  // first: a missing database is the likelier mistake
+    const std::string statements = text_of(statements_csv);
+    return parse(database, database_csv.string(), statements, statements_csv.string());
   }
 
   /// As load, from the files' text (`*_name` name them in errors).
