@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -142,12 +143,17 @@ int run_evaluate(const std::vector<std::string>& args, std::ostream& out, std::o
   }
   if (bootstrap > 0) {
     out << "95% intervals (bootstrap over records, " << bootstrap << " resamples, seed " << bootstrap_seed << ")\n";
-    out << "lead set      challenge_score  auroc            auprc            accuracy         f_measure\n";
+    // Each cell "[ low,  high]" is 18 characters; the column names are padded to match.
+    out << "lead set      challenge_score     auroc               auprc               accuracy            f_measure\n";
     for (std::size_t k = 0; k < results.size(); ++k) {
       std::string name = results[k].name;
       name.resize(std::max<std::size_t>(name.size(), 12), ' ');
       out << name;
-      for (const auto& iv : intervals[k]) out << "  [" << detail::fixed4(iv.low) << ", " << detail::fixed4(iv.high) << "]";
+      for (const auto& iv : intervals[k]) {
+        char cell[64];
+        std::snprintf(cell, sizeof cell, "  [%7.4f, %7.4f]", iv.low, iv.high);
+        out << cell;
+      }
       out << "\n";
     }
   }

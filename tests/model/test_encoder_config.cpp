@@ -217,3 +217,27 @@ TEST_CASE("encoder_config: absurd sizes are refused by key, and so is a model th
   // the paper's base model is about 90.9 M parameters with its pre-training heads (spec §3.11)
   CHECK(encoder_config::estimated_parameters(encoder_config::named("base")) == doctest::Approx(90.9e6).epsilon(0.01));
 }
+
+// Found by fuzz_checkpoint_config: nlohmann's get<size_t> of 2.8e65 is undefined behaviour, and
+// of -5 wraps. Values are converted only where the conversion is exact.
+TEST_CASE("encoder_config: numbers that do not fit a field are refused, naming the key") {
+  const auto full = nlohmann::json::parse(
+      R"({"conv_channels": 32, "dim": 32, "layers": 2, "heads": 4, "ffn": 64, "extractor_mode": "default"})");
+  for (const char* bad : {"277777777777777777777777777777777777777777777777777777777777777777", "-5", "2.5", "true", "\"2\""}) {
+    CAPTURE(bad);
+    auto j = full;
+    j["layers"] = nlohmann::json::parse(bad);
+    const auto e = message_of([&] { encoder_config::from_checkpoint_config(j, "x"); });
+    CHECK(e.find("layers") != std::string::npos);
+    CHECK(e.find("a whole number") != std::string::npos);
+  }
+  auto nan_dropout = full;
+  nan_dropout["encoder"] = {{"dropout", "0.1"}};
+  CHECK(message_of([&] { encoder_config::from_checkpoint_config(nan_dropout, "x"); }).find("a finite number") != std::string::npos);
+  auto flag = full;
+  flag["encoder"] = {{"layer_norm_first", 1}};
+  CHECK(message_of([&] { encoder_config::from_checkpoint_config(flag, "x"); }).find("true or false") != std::string::npos);
+  auto integral_double = full;
+  integral_double["encoder"] = {{"dropout", 0}};  // an integer is a fine double
+  CHECK(encoder_config::from_checkpoint_config(integral_double, "x").dropout == 0.0);
+}

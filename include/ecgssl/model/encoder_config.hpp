@@ -12,6 +12,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -34,6 +38,44 @@
   X(final_dim) X(latent_vars) X(latent_groups) X(max_temp) X(min_temp) X(temp_decay)
 
 namespace ecgssl::model {
+
+namespace detail {
+
+/// `v` as a T only where the conversion is exact: a whole non-negative number for an unsigned
+/// field, any finite number for a double, true/false for a bool. nlohmann's get<> would cast a
+/// float of 1e65 to an integer (undefined behaviour) and wrap -5 to 2^64 - 5.
+/// What json_value_as accepts for a T, in words.
+template <class T>
+[[nodiscard]] const char* json_kind(const T&) {
+  if constexpr (std::is_same_v<T, bool>) return "true or false";
+  else if constexpr (std::is_unsigned_v<T>) return "a whole number, 0 or more";
+  else return "a finite number";
+}
+
+template <class T>
+[[nodiscard]] bool json_value_as(const nlohmann::json& v, T& out) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_boolean()) return false;
+    out = v.get<bool>();
+    return true;
+  } else if constexpr (std::is_unsigned_v<T>) {
+    // A document parsed from text holds 64 as unsigned; one built in C++ holds it as signed.
+    std::uint64_t u = 0;
+    if (v.is_number_unsigned()) u = v.get<std::uint64_t>();
+    else if (v.is_number_integer() && v.get<std::int64_t>() >= 0) u = static_cast<std::uint64_t>(v.get<std::int64_t>());
+    else return false;
+    if (u > std::numeric_limits<T>::max()) return false;
+    out = static_cast<T>(u);
+    return true;
+  } else {
+    static_assert(std::is_floating_point_v<T>);
+    if (!v.is_number() || !std::isfinite(v.get<double>())) return false;
+    out = static_cast<T>(v.get<double>());
+    return true;
+  }
+}
+
+}  // namespace detail
 
 /// A named encoder configuration.
 struct encoder_config {
@@ -174,11 +216,12 @@ struct encoder_config {
       const std::string& key = it.key();
       const auto& v = it.value();
       bool known = key == "base";
+      const char* expected = nullptr;  // set when the value does not fit the field's type
       try {
-#define ECGSSL_OPTION_FIELD(name)    \
-  if (key == #name) {                \
-    o.name = v.get<decltype(o.name)>(); \
-    known = true;                    \
+#define ECGSSL_OPTION_FIELD(name)                                                  \
+  if (key == #name) {                                                              \
+    if (!detail::json_value_as(v, o.name)) expected = detail::json_kind(o.name);   \
+    known = true;                                                                  \
   }
         ECGSSL_ENCODER_OPTION_FIELDS(ECGSSL_OPTION_FIELD)
 #undef ECGSSL_OPTION_FIELD
@@ -192,6 +235,10 @@ struct encoder_config {
       } catch (const nlohmann::json::exception&) {
         throw config_error(in_file(source, key), "value " + v.dump() + " has the wrong type",
                            "the type of ecg_transformer_options::" + key);
+      }
+      if (expected != nullptr) {
+        throw config_error(in_file(source, key), "value " + v.dump() + " has the wrong type or range",
+                           std::string(expected) + " (ecg_transformer_options::" + key + ")");
       }
       if (!known) {
         throw config_error(in_file(source, key), "unknown key", "a field of ecg_transformer_options or \"base\"");

@@ -124,16 +124,25 @@ inline finetune_checkpoint_info read_finetune_info(const io::checkpoint& ck, con
   try {
     info.model.encoder = model::encoder_config::from_checkpoint_config(j, path.string() + " ecgssl.config");
     info.model.task = parse_task(j.at("task").get<std::string>());
-    info.model.classes = j.at("classes").get<std::size_t>();
-    info.model.pretrained = j.at("pretrained").get<bool>();
-    info.model.linear_probe = j.at("linear_probe").get<bool>();
-    info.model.arcface_scale = j.value("arcface_scale", 192.0);
-    info.model.arcface_margin = j.value("arcface_margin", 1.0);
+    // Numbers only where they convert exactly (a hostile 1e65 classes must not reach a cast).
+    const auto read = [&](const nlohmann::json& v, auto& out, const char* key) {
+      if (!model::detail::json_value_as(v, out)) {
+        throw config_error(in_file(path.string(), std::string("ecgssl.config.") + key), "value " + v.dump(), model::detail::json_kind(out));
+      }
+    };
+    read(j.at("classes"), info.model.classes, "classes");
+    if (info.model.classes == 0 || info.model.classes > 1000000) {
+      throw config_error(in_file(path.string(), "ecgssl.config.classes"), std::to_string(info.model.classes), "1 to 1000000");
+    }
+    read(j.at("pretrained"), info.model.pretrained, "pretrained");
+    read(j.at("linear_probe"), info.model.linear_probe, "linear_probe");
+    if (j.contains("arcface_scale")) read(j.at("arcface_scale"), info.model.arcface_scale, "arcface_scale");
+    if (j.contains("arcface_margin")) read(j.at("arcface_margin"), info.model.arcface_margin, "arcface_margin");
     info.leads = j.value("leads", std::string("12"));
     info.preprocess = j.value("preprocess", std::string());
     if (j.contains("split")) {
-      info.split_seed = j["split"].at("seed").get<std::uint64_t>();
-      info.valid_fraction = j["split"].at("valid_fraction").get<double>();
+      read(j["split"].at("seed"), info.split_seed, "split.seed");
+      read(j["split"].at("valid_fraction"), info.valid_fraction, "split.valid_fraction");
     }
   } catch (const nlohmann::json::exception& e) {
     throw config_error(in_file(path.string(), "ecgssl.config"), std::string("malformed: ") + e.what(),
