@@ -70,12 +70,14 @@ int run_evaluate(const std::vector<std::string>& args, std::ostream& out, std::o
   const io::checkpoint ck = io::checkpoint::load(checkpoint);
   const pipeline::finetune_checkpoint_info info = pipeline::read_finetune_info(ck, checkpoint);
   std::vector<std::string> patients;
+  std::vector<int> folds;
   const data::preprocessing prep = data::preprocessing_for(data::recorded_preprocessing(info.preprocess, checkpoint), preprocess, checkpoint);
-  data::segment_set all = data::load_segment_set(data, &patients, prep);
+  data::segment_set all = data::load_segment_set(data, &patients, prep, &folds);
   data::segment_set part;
   const bool id_task = info.model.task == pipeline::finetune_task::identification;
   if (split_name != "all") {
-    auto split = pipeline::split_segments(all, info.model.task, info.valid_fraction, info.split_seed, patients);
+    auto split = info.split_by_folds ? pipeline::split_by_folds(all, folds, info.valid_fold, info.test_fold, data)
+                                     : pipeline::split_segments(all, info.model.task, info.valid_fraction, info.split_seed, patients);
     part = split_name == "train" ? std::move(split.train) : split_name == "valid" ? std::move(split.valid) : std::move(split.test);
   } else {
     part = std::move(all);

@@ -2,7 +2,8 @@
 /// `ecgssl finetune --task arrhythmia|identification (--checkpoint CK | --random-init [--config C])
 ///  --data DIR_OR_MANIFEST [--leads LIST] [--epochs N] [--seed S] --out CK2 [...]`:
 /// fine-tunes a pre-trained encoder (or a randomly initialised one) for the task of spec §6 on
-/// the training part of the data (split by record, pipeline/finetuning/finetune_checkpoint.hpp), validates
+/// the training part of the data (split by record, or by the manifest's folds with --split folds:
+/// pipeline/finetuning/finetune_checkpoint.hpp), validates
 /// each epoch on the validation part (Challenge score or top-1 identification accuracy), keeps
 /// the best epoch (early stopping with --patience) and writes it to --out. Prints a progress bar
 /// and one line of validation metrics per epoch. `--device cuda` (an ecgssl built with CUDA)
@@ -66,6 +67,13 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
   app.add_option("--valid-fraction", valid_fraction, "records in each of valid and test (arrhythmia); held-out "
                                                       "identities (identification)")
       ->check(detail::finite_in(0.0, 0.5));
+  std::string split_text = "records";
+  int valid_fold = 9, test_fold = 10;
+  app.add_option("--split", split_text, "records: a seeded split by record (--valid-fraction); folds: the data's "
+                                        "manifest folds (PTB-XL's strat_fold), --valid-fold and --test-fold held out")
+      ->check(CLI::IsMember({"records", "folds"}))->capture_default_str();
+  app.add_option("--valid-fold", valid_fold, "validation fold of --split folds")->capture_default_str()->check(CLI::Range(1, 1000));
+  app.add_option("--test-fold", test_fold, "test fold of --split folds")->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_flag("--linear-probe", linear_probe, "train the head only (frozen encoder)");
   std::string preprocess;
   app.add_option("--preprocess", preprocess, "none or bandpass,zscore (default: the pre-trained checkpoint's; none with --random-init); "
@@ -97,10 +105,19 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
       data::preprocessing_for(pre ? data::recorded_preprocessing(*pre, checkpoint) : std::nullopt, preprocess, checkpoint);
   const io::lead_set leads = io::lead_set::parse(leads_text, at_field("--leads"));
 
+  const bool by_folds = split_text == "folds";
+  if (by_folds && mo.task != pipeline::finetune_task::arrhythmia) {
+    throw config_error(at_field("--split"), "folds with --task " + task_text, "--split records (identities are held out, not folds)");
+  }
+  if (by_folds && valid_fold == test_fold) {
+    throw config_error(at_field("--test-fold"), std::to_string(test_fold), "a fold other than --valid-fold");
+  }
   std::vector<std::string> patients;
+  std::vector<int> folds;
   const auto lock = detail::claim_output(out_path, "--out");  // before the slow part
-  const auto all = data::load_segment_set(data, &patients, prep);
-  const auto split = pipeline::split_segments(all, mo.task, valid_fraction, seed, patients);
+  const auto all = data::load_segment_set(data, &patients, prep, &folds);
+  const auto split = by_folds ? pipeline::split_by_folds(all, folds, valid_fold, test_fold, data)
+                              : pipeline::split_segments(all, mo.task, valid_fraction, seed, patients);
   if (split.train.size() == 0) throw data_error(in_file(data), "the training part is empty", "more records");
   if (mo.task == pipeline::finetune_task::identification) mo.classes = split.train_identities;
   out << "data: " << all.size() << " segments; train " << split.train.size() << ", valid " << split.valid.size()
@@ -124,6 +141,9 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
   job.info.preprocess = data::preprocessing_name(prep);
   job.info.split_seed = seed;
   job.info.valid_fraction = valid_fraction;
+  job.info.split_by_folds = by_folds;
+  job.info.valid_fold = valid_fold;
+  job.info.test_fold = test_fold;
   job.out_path = out_path;
 #if defined(ECGSSL_CLI_WITH_CUDA)
   if (where == detail::compute_device::cuda) return detail::finetune_on_cuda(job, out);

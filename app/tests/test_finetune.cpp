@@ -1,5 +1,6 @@
 // ecgssl finetune: runs on real records, reports per-epoch validation, writes a loadable model.
 #include "commands.hpp"
+#include <ecgssl/io/manifest.hpp>
 #include <doctest/doctest.h>
 
 
@@ -57,4 +58,60 @@ TEST_CASE("finetune: fine-tunes a pre-trained encoder strictly and rejects bad a
   std::ostringstream e3;
   CHECK(ecgssl::cli::run_finetune({"--random-init", "--data", f.data.string(), "--leads", "7", "--out", "x"}, o2, e3) == 1);
   CHECK(e3.str().find("--leads") != std::string::npos);
+}
+
+TEST_CASE("finetune --split folds: the manifest's folds decide the parts, and evaluate rebuilds them") {
+  const auto& f = ecgssl::test_support::finetuned();
+  std::ostringstream o, e;
+  const auto plain = f.data / "folds_plain.csv";  // beside the records: its paths are relative to them
+  REQUIRE(ecgssl::cli::run_manifest({f.data.string(), "--out", plain.string()}, o, e) == 0);
+  // Folds by hand: the last two records test (10), the two before them validate (9), the rest train.
+  auto m = ecgssl::io::manifest::load(plain);
+  REQUIRE(m.entries.size() == 12);
+  std::size_t test_segments = 0;
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    auto& entry = m.entries[i];
+    entry.path = (f.data / entry.path).string();
+    entry.fold = i >= 10 ? 10 : i >= 8 ? 9 : static_cast<int>(i % 8) + 1;
+    if (i >= 10) test_segments += static_cast<std::size_t>(entry.samples / 2500);  // whole 5 s segments at 500 Hz
+  }
+  const auto folds = f.dir / "folds.csv";
+  m.save(folds);
+
+  const auto model = f.dir / "by_folds.safetensors";
+  std::ostringstream out, err;
+  const int rc = ecgssl::cli::run_finetune({"--random-init", "--config", f.config.string(), "--data", folds.string(),
+                                            "--split", "folds", "--epochs", "1", "--batch-size", "8", "--out", model.string()},
+                                           out, err);
+  const std::string log = out.str() + err.str();
+  REQUIRE_MESSAGE(rc == 0, log);
+  ecgssl::pipeline::finetune_checkpoint_info info;
+  (void)ecgssl::pipeline::load_finetuned<float>(model, &info);
+  CHECK(info.split_by_folds);
+  CHECK(info.valid_fold == 9);
+  CHECK(info.test_fold == 10);
+
+  std::ostringstream json, err2;
+  REQUIRE(ecgssl::cli::run_evaluate({"--checkpoint", model.string(), "--data", folds.string(), "--leads", "12",
+                                     "--split", "test", "--json"}, json, err2) == 0);
+  CHECK(nlohmann::json::parse(json.str())["12"]["segments"].get<std::size_t>() == test_segments);
+
+  // A record without a fold, the same fold twice, identification by folds: refused, named.
+  m.entries[3].fold.reset();
+  const auto holes = f.dir / "fold_holes.csv";
+  m.save(holes);
+  const auto refused = [&](std::vector<std::string> args, const std::string& expected) {
+    std::ostringstream o3, e3;
+    args.insert(args.end(), {"--random-init", "--config", f.config.string(), "--epochs", "1", "--out",
+                             (f.dir / "never.safetensors").string()});
+    CHECK(ecgssl::cli::run_finetune(args, o3, e3) != 0);
+    CHECK_MESSAGE(e3.str().find(expected) != std::string::npos, e3.str());
+    CHECK_FALSE(std::filesystem::exists(f.dir / "never.safetensors"));
+  };
+  refused({"--data", holes.string(), "--split", "folds"}, "record " + m.entries[3].record_id + " has no fold");
+  refused({"--data", folds.string(), "--split", "folds", "--valid-fold", "10"}, "--test-fold");
+  refused({"--data", folds.string(), "--split", "folds", "--test-fold", "7", "--valid-fold", "8", "--task", "identification"},
+          "--split");
+  refused({"--data", plain.string(), "--split", "folds"}, "has no fold");
+  refused({"--data", folds.string(), "--split", "folds", "--test-fold", "11"}, "no record in test fold 11");
 }

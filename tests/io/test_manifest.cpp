@@ -152,3 +152,35 @@ TEST_CASE("random damage to a manifest gives an io_error or a manifest, nothing 
   }
   CHECK(errors > 0);
 }
+
+TEST_CASE("the fold column: written only when a record has one, read back, checked") {
+  auto m = sample_manifest();
+  std::ostringstream plain;
+  m.write_csv(plain);
+  CHECK(plain.str().rfind(header, 0) == 0);  // no record has a fold: ten columns as before
+  m.entries[0].fold = 9;
+  std::ostringstream with_folds;
+  m.write_csv(with_folds);
+  const std::string text = with_folds.str();
+  CHECK(text.rfind("path,sampling_frequency,samples,leads,labels,age,sex,record_id,patient_id,skip_reason,fold\n", 0) == 0);
+  CHECK(text.find("164889003 59118001,74,Male,A0001,,,9\n") != std::string::npos);
+  std::istringstream in(text);
+  const auto back = manifest::read_csv(in);
+  REQUIRE(back.entries.size() == 2);
+  CHECK(back.entries[0].fold == 9);
+  CHECK_FALSE(back.entries[1].fold.has_value());
+  CHECK(back.entries[0] == m.entries[0]);
+  CHECK(back.entries[1] == m.entries[1]);
+
+  const std::string folds_header = "path,sampling_frequency,samples,leads,labels,age,sex,record_id,patient_id,skip_reason,fold\n";
+  for (const char* bad : {"0", "1001", "-3", "x", "2.5", "99999999999999999999"}) {
+    CAPTURE(bad);
+    const std::string e = error_of(folds_header + "a.hea,500,5000,I,,,,a,,," + bad + "\n");
+    CHECK(e.find("m.csv:2") != std::string::npos);
+    CHECK(e.find("field 'fold'") != std::string::npos);
+  }
+  CHECK(error_of(folds_header + "a.hea,500,5000,I,,,,a,,\n").find("10 fields (expected 11 fields, as the header line)") != std::string::npos);
+  CHECK(error_of(header + "a.hea,500,5000,I,,,,a,,,3\n").find("11 fields") != std::string::npos);
+  CHECK(error_of("path,sampling_frequency,samples,leads,labels,age,sex,record_id,patient_id,skip_reason,folds\n")
+            .find("header column 11 is 'folds'") != std::string::npos);
+}

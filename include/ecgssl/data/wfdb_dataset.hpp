@@ -93,11 +93,20 @@ class wfdb_dataset {
 
 /// Every segment of a folder or manifest (wfdb_dataset) in memory, and, when `patients` is given,
 /// each segment's patient (the record when the manifest names none), for splits that keep a
-/// patient's records together.
+/// patient's records together; when `folds` is given, each segment's manifest fold (0 = none).
 inline segment_set load_segment_set(const std::filesystem::path& path, std::vector<std::string>* patients = nullptr,
-                                    preprocessing prep = preprocessing::none) {
+                                    preprocessing prep = preprocessing::none, std::vector<int>* folds = nullptr) {
   const wfdb_dataset ds(path, 2500, 500.0, prep);
   segment_set all = segment_set::from_source(*ds.segments());
+  if (folds != nullptr) {
+    std::unordered_map<std::string, int> fold_of;
+    for (const auto& e : ds.manifest().entries) fold_of[e.record_id] = e.fold.value_or(0);
+    folds->clear();
+    for (const auto& r : all.record_ids) {
+      const auto found = fold_of.find(r);
+      folds->push_back(found != fold_of.end() ? found->second : 0);
+    }
+  }
   if (patients != nullptr) {
     std::unordered_map<std::string, std::string> patient_of;
     for (const auto& e : ds.manifest().entries) patient_of[e.record_id] = e.patient_id.empty() ? e.record_id : e.patient_id;

@@ -5,10 +5,12 @@
 /// sex, identity; records the reference skips get a reason instead of vanishing), saved as CSV.
 ///
 /// CSV (RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled), header
-///     path,sampling_frequency,samples,leads,labels,age,sex,record_id,patient_id,skip_reason
+///     path,sampling_frequency,samples,leads,labels,age,sex,record_id,patient_id,skip_reason[,fold]
 /// `leads` and `labels` are space-separated lists ("I II III aVR ...", "164889003 59118001"),
-/// `age` may be empty (unknown), `skip_reason` is empty for a usable record. Reading reports the
-/// file, line and column of any bad field.
+/// `age` may be empty (unknown), `skip_reason` is empty for a usable record. `fold` (an integer
+/// from 1 to max_fold, or empty) is the record's part of a published split, such as PTB-XL's
+/// strat_fold: it is written only when some record has one, so manifests without folds keep
+/// their ten columns. Reading reports the file, line and column of any bad field.
 ///
 /// Building a manifest needs a record-header reader, which lives elsewhere: scan_records takes it
 /// as a callable `manifest_entry(const std::filesystem::path&)` and turns every ecgssl::error it
@@ -52,6 +54,7 @@ struct manifest_entry {
   std::string record_id;            ///< identity of the record (file stem by default)
   std::string patient_id;           ///< patient, where known (else empty: treat the record as its own patient)
   std::string skip_reason;          ///< why the record is not used; empty = usable
+  std::optional<int> fold;          ///< part of a published split (1..manifest::max_fold), if any
 
   [[nodiscard]] bool usable() const { return skip_reason.empty(); }
   friend bool operator==(const manifest_entry&, const manifest_entry&) = default;
@@ -62,6 +65,9 @@ class manifest {
  public:
   static constexpr std::array<std::string_view, 10> columns{
       "path", "sampling_frequency", "samples", "leads", "labels", "age", "sex", "record_id", "patient_id", "skip_reason"};
+  static constexpr std::string_view fold_column = "fold";
+  /// Folds beyond this are refused: PTB-XL has 10; 1000 leaves room without inviting typos.
+  static constexpr int max_fold = 1000;
 
   std::vector<manifest_entry> entries;
 
@@ -74,8 +80,14 @@ class manifest {
     return out;
   }
 
+  [[nodiscard]] bool has_folds() const {
+    return std::any_of(entries.begin(), entries.end(), [](const manifest_entry& e) { return e.fold.has_value(); });
+  }
+
   void write_csv(std::ostream& out) const {
+    const bool folds = has_folds();
     for (std::size_t c = 0; c < columns.size(); ++c) out << (c ? "," : "") << columns[c];
+    if (folds) out << ',' << fold_column;
     out << '\n';
     for (const auto& e : entries) {
       std::string leads, labels;
@@ -85,6 +97,7 @@ class manifest {
                                                labels, e.age ? number(*e.age) : std::string(), e.sex, e.record_id,
                                                e.patient_id, e.skip_reason};
       for (std::size_t c = 0; c < fields.size(); ++c) out << (c ? "," : "") << quote(fields[c]);
+      if (folds) out << ',' << (e.fold ? std::to_string(*e.fold) : std::string());
       out << '\n';
     }
   }
@@ -108,21 +121,24 @@ class manifest {
     std::vector<std::string> row;
     std::int64_t line = 0;
     if (!reader.next(row, line)) throw io_error(where(source, 1, ""), "empty file", "a header line");
-    if (row.size() != columns.size()) {
+    if (row.size() != columns.size() && row.size() != columns.size() + 1) {
       throw io_error(where(source, line, ""), std::to_string(row.size()) + " columns in the header",
-                     std::to_string(columns.size()) + " columns: " + column_list());
+                     std::to_string(columns.size()) + " columns: " + column_list() + " (and optionally " +
+                         std::string(fold_column) + ")");
     }
-    for (std::size_t c = 0; c < columns.size(); ++c) {
-      if (row[c] != columns[c]) {
-        throw io_error(where(source, line, std::string(columns[c])), "header column " + std::to_string(c + 1) + " is '" + row[c] + "'",
-                       "columns " + column_list());
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      const std::string_view expected = c < columns.size() ? columns[c] : fold_column;
+      if (row[c] != expected) {
+        throw io_error(where(source, line, std::string(expected)), "header column " + std::to_string(c + 1) + " is '" + row[c] + "'",
+                       "columns " + column_list() + " (and optionally " + std::string(fold_column) + ")");
       }
     }
+    const std::size_t width = row.size();
     while (reader.next(row, line)) {
       if (row.size() == 1 && row[0].empty()) continue;  // blank line
-      if (row.size() != columns.size()) {
+      if (row.size() != width) {
         throw io_error(where(source, line, ""), std::to_string(row.size()) + " fields",
-                       std::to_string(columns.size()) + " fields: " + column_list());
+                       std::to_string(width) + " fields, as the header line");
       }
       manifest_entry e;
       e.path = row[0];
@@ -142,6 +158,14 @@ class manifest {
       e.record_id = row[7];
       e.patient_id = row[8];
       e.skip_reason = row[9];
+      if (width > columns.size() && !row[10].empty()) {
+        const auto fold = parse_integer<std::int64_t>(row[10], source, line, "fold");
+        if (fold < 1 || fold > max_fold) {
+          throw io_error(where(source, line, std::string(fold_column)), "'" + row[10] + "'",
+                         "an integer from 1 to " + std::to_string(max_fold) + ", or empty");
+        }
+        e.fold = static_cast<int>(fold);
+      }
       m.entries.push_back(std::move(e));
     }
     return m;

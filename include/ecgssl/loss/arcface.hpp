@@ -15,6 +15,7 @@
 
 #include "../core/backend.hpp"
 #include "../core/error.hpp"
+#include "../core/ordered_sum.hpp"
 #include "../core/parameter_store.hpp"
 #include "../core/philox.hpp"
 #include "../core/tensor.hpp"
@@ -194,7 +195,7 @@ class arcface {
       const T top = zs.maxCoeff();
       const T target_logit = z[y];
       zs = (zs - top).exp();
-      const T sum = zs.sum();
+      const T sum = ordered_sum(z, classes_);
       row_loss[b] = top + std::log(sum) - target_logit;
       zs *= T(1) / sum;
       target_derivative_[b] = dphi;

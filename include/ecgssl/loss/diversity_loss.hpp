@@ -16,6 +16,7 @@
 
 #include "../core/backend.hpp"
 #include "../core/error.hpp"
+#include "../core/ordered_sum.hpp"
 #include "../core/tensor.hpp"
 #include "../core/threading.hpp"
 #include "detail/common.hpp"
@@ -106,7 +107,7 @@ class diversity_loss {
       const Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> in(l, static_cast<Eigen::Index>(v));
       Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> out(p, static_cast<Eigen::Index>(v));
       out = (in - in.maxCoeff()).exp();
-      out *= T(1) / out.sum();
+      out *= T(1) / ordered_sum(p, v);
     });
     // p̄: [G·V], mean over positions. Rows are summed in fixed chunks (row-contiguous, cache
     // friendly), the chunk partials then in chunk order: deterministic for any thread count.

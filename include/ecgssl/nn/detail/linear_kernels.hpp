@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "../../core/backend.hpp"
+#include "../../core/ordered_sum.hpp"
 #include "../../core/tensor.hpp"
 #include "gemm.hpp"
 
@@ -40,7 +41,7 @@ struct implementation<nn::detail::linear_op, host> {
     const auto dym = as_matrix(dy, rows, out);
     if (dx != nullptr) nn::detail::parallel_gemm(as_matrix(dx, rows, in), dym, wm, true);
     nn::detail::parallel_gemm(as_matrix(dw, out, in), dym.transpose(), xm, true);
-    if (db != nullptr) vector_map<T>(db, out) += dym.colwise().sum().transpose();
+    if (db != nullptr) add_column_sums(db, dy, static_cast<std::size_t>(rows), static_cast<std::size_t>(out));
   }
 };
 

@@ -15,6 +15,7 @@
 
 #include "../../core/backend.hpp"
 #include "../../core/error.hpp"
+#include "../../core/ordered_sum.hpp"
 #include "../../core/tensor.hpp"
 #include "../../core/threading.hpp"
 #include "common.hpp"
@@ -98,10 +99,7 @@ struct implementation<nn::detail::pos_conv_op, host> {
     const auto rows = geo.batch * geo.time;
     ws.grad_pre.assign(rows * d, T(0));
     gelu::backward(ws.pre_act.data(), dy, ws.grad_pre.data(), rows * d);
-    const auto dPre = as_matrix(static_cast<const T*>(ws.grad_pre.data()), static_cast<Eigen::Index>(rows),
-                                static_cast<Eigen::Index>(d));
-    vector_map<T> db(dbias, static_cast<Eigen::Index>(d));
-    db += dPre.colwise().sum().transpose();
+    add_column_sums(dbias, ws.grad_pre.data(), rows, d);  // dPre = ws.grad_pre [rows, d]
     // dW_g[dg, k*dg] = sum_b dPre_bg^T window(x_bg): parallel over groups, samples in order
     ws.grad_w.assign(ws.w.size(), T(0));
     parallel_for(static_cast<std::int64_t>(groups), [&](std::int64_t g64) {

@@ -3,24 +3,31 @@
 /// Fine-tuned models on disk and the data splits of fine-tuning (spec §2.4, §6), following the
 /// pre-training conventions (io::checkpoint safetensors, "ecgssl.config" JSON with the encoder
 /// under "model" as model::encoder_config writes it). A fine-tuned checkpoint's config adds
-/// "task", "classes", "pretrained", "linear_probe", "leads", and "split" {"seed", "valid_fraction"}
-/// so `evaluate` can rebuild the held-out part of the same data.
+/// "task", "classes", "pretrained", "linear_probe", "leads", and "split" ({"seed", "valid_fraction"},
+/// or {"by": "folds", "valid_fold", "test_fold"}) so `evaluate` can rebuild the held-out part of
+/// the same data.
 ///
 /// Splits: arrhythmia = io::group_split by record (no record in two parts; the reference's
-/// segment-level split leaks records, spec §9); identification = io::make_identification_split
-/// with records (or patients, where the manifest names them) as identities: training identities
-/// get consecutive labels, held-out ones give gallery/probe pairs (spec §6.3).
+/// segment-level split leaks records, spec §9), or by the manifest's folds (split_by_folds: a
+/// published split such as PTB-XL's strat_fold, which keeps a patient's records together);
+/// identification = io::make_identification_split with records (or patients, where the manifest
+/// names them) as identities: training identities get consecutive labels, held-out ones give
+/// gallery/probe pairs (spec §6.3).
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "../../core/error.hpp"
 #include "../../io/checkpoint.hpp"
+#include "../../io/manifest.hpp"
 #include "../../io/python_random.hpp"
 #include "../../io/splits.hpp"
 #include "../../model/encoder_config.hpp"
@@ -64,12 +71,45 @@ inline finetune_split split_segments(const data::segment_set& all, finetune_task
   return out;
 }
 
+/// A published split: segments of fold `valid_fold` validate, of `test_fold` test, of any other
+/// fold train (PTB-XL's recommendation: 9 and 10). `folds[i]` is segment i's fold, 0 = none:
+/// data_error naming the record when a segment has none, and when a part is empty.
+inline finetune_split split_by_folds(const data::segment_set& all, const std::vector<int>& folds, int valid_fold,
+                                     int test_fold, const std::string& source) {
+  if (folds.size() != all.size()) throw std::logic_error("split_by_folds: one fold per segment");
+  if (valid_fold == test_fold) {
+    throw config_error(at_field("--test-fold"), std::to_string(test_fold), "a fold other than the validation fold");
+  }
+  std::vector<std::size_t> train, valid, test;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (folds[i] == 0) {
+      throw data_error(in_file(source, "fold"), "record " + all.record_ids[i] + " has no fold",
+                       "a fold for every record (a manifest with a fold column; ecgssl manifest --ptbxl-database writes PTB-XL's)");
+    }
+    (folds[i] == valid_fold ? valid : folds[i] == test_fold ? test : train).push_back(i);
+  }
+  for (const auto& [part, name, fold] : {std::tuple{&valid, "validation", valid_fold}, std::tuple{&test, "test", test_fold}}) {
+    if (part->empty()) {
+      throw data_error(in_file(source, "fold"), "no record in " + std::string(name) + " fold " + std::to_string(fold),
+                       "records in the validation and test folds");
+    }
+  }
+  finetune_split out;
+  out.train = all.subset(train);
+  out.valid = all.subset(valid);
+  out.test = all.subset(test);
+  return out;
+}
+
 /// What a fine-tuned checkpoint says about its model and data.
 struct finetune_checkpoint_info {
   finetune_model_options model;
   std::string leads = "12";
   std::uint64_t split_seed = 1;
   double valid_fraction = 0.1;
+  /// Split by the data's folds (split_by_folds) instead of the seeded record split.
+  bool split_by_folds = false;
+  int valid_fold = 9, test_fold = 10;
   /// data/preprocessing.hpp name, applied by every use of the model; empty when the checkpoint
   /// records none (written before the key existed: trained on millivolts unless said otherwise).
   std::string preprocess;
@@ -93,7 +133,11 @@ void save_finetuned(const std::filesystem::path& path, const finetune_model<T, B
   j["arcface_margin"] = o.arcface_margin;
   j["leads"] = info.leads;
   j["preprocess"] = info.preprocess.empty() ? std::string("none") : info.preprocess;
-  j["split"] = {{"seed", info.split_seed}, {"valid_fraction", info.valid_fraction}};
+  if (info.split_by_folds) {
+    j["split"] = {{"by", "folds"}, {"valid_fold", info.valid_fold}, {"test_fold", info.test_fold}};
+  } else {
+    j["split"] = {{"seed", info.split_seed}, {"valid_fraction", info.valid_fraction}};
+  }
   ck.set_config(j.dump());
   ck.save(path);
 }
@@ -140,7 +184,18 @@ inline finetune_checkpoint_info read_finetune_info(const io::checkpoint& ck, con
     if (j.contains("arcface_margin")) read(j.at("arcface_margin"), info.model.arcface_margin, "arcface_margin");
     info.leads = j.value("leads", std::string("12"));
     info.preprocess = j.value("preprocess", std::string());
-    if (j.contains("split")) {
+    if (j.contains("split") && j["split"].value("by", std::string("records")) == "folds") {
+      info.split_by_folds = true;
+      for (const auto& [key, target] : {std::pair{"valid_fold", &info.valid_fold}, std::pair{"test_fold", &info.test_fold}}) {
+        std::uint32_t fold = 0;
+        read(j["split"].at(key), fold, (std::string("split.") + key).c_str());
+        if (fold < 1 || fold > static_cast<std::uint32_t>(io::manifest::max_fold)) {
+          throw config_error(in_file(path.string(), std::string("ecgssl.config.split.") + key), std::to_string(fold),
+                             "a fold from 1 to " + std::to_string(io::manifest::max_fold));
+        }
+        *target = static_cast<int>(fold);
+      }
+    } else if (j.contains("split")) {
       read(j["split"].at("seed"), info.split_seed, "split.seed");
       read(j["split"].at("valid_fraction"), info.valid_fraction, "split.valid_fraction");
     }
