@@ -13,6 +13,7 @@
 #include <ecgssl/data/preprocessing.hpp>
 #include <ecgssl/io/checkpoint.hpp>
 #include <ecgssl/io/lead_set.hpp>
+#include <ecgssl/io/manifest.hpp>
 #include <ecgssl/model/encoder_config.hpp>
 #include <ecgssl/pipeline/finetuning/finetune_checkpoint.hpp>
 #include <ecgssl/pipeline/finetuning/finetuner.hpp>
@@ -72,8 +73,9 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
   app.add_option("--split", split_text, "records: a seeded split by record (--valid-fraction); folds: the data's "
                                         "manifest folds (PTB-XL's strat_fold), --valid-fold and --test-fold held out")
       ->check(CLI::IsMember({"records", "folds"}))->capture_default_str();
-  app.add_option("--valid-fold", valid_fold, "validation fold of --split folds")->capture_default_str()->check(CLI::Range(1, 1000));
-  app.add_option("--test-fold", test_fold, "test fold of --split folds")->capture_default_str()->check(CLI::Range(1, 1000));
+  const CLI::Range fold_range(1, io::manifest::max_fold);
+  app.add_option("--valid-fold", valid_fold, "validation fold of --split folds")->capture_default_str()->check(fold_range);
+  app.add_option("--test-fold", test_fold, "test fold of --split folds")->capture_default_str()->check(fold_range);
   app.add_flag("--linear-probe", linear_probe, "train the head only (frozen encoder)");
   std::string preprocess;
   app.add_option("--preprocess", preprocess, "none or bandpass,zscore (default: the pre-trained checkpoint's; none with --random-init); "

@@ -33,6 +33,7 @@ import math
 import os
 import random
 import statistics
+import struct
 import subprocess
 import sys
 import time
@@ -127,7 +128,6 @@ def strip_training_state(source, target):
     """A pre-training checkpoint without its optimizer moments and trainer counters (a third of
     the size: what fine-tuning and embedding read). Plain safetensors: 8-byte header length,
     JSON header, data."""
-    import struct
     with open(source, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
@@ -181,14 +181,32 @@ def pretrain_steps(a, out):
     return max(1, int(a.pretrain_minutes * 60 / per_update))
 
 
+def run_parallel(jobs, parallel, log_mode="w"):
+    """Runs (log_path, command) jobs, `parallel` at a time, one thread each; exits on a failure."""
+    jobs = list(jobs)
+    running = []
+    while jobs or running:
+        while jobs and len(running) < parallel:
+            log_path, cmd = jobs.pop(0)
+            log(" ".join(str(c) for c in cmd))
+            f = open(log_path, log_mode)
+            running.append((log_path, subprocess.Popen([str(c) for c in cmd], stdout=f, stderr=subprocess.STDOUT,
+                                                       env=one_thread_env())))
+        time.sleep(2)
+        for log_path, p in list(running):
+            if p.poll() is not None:
+                running.remove((log_path, p))
+                if p.returncode != 0:
+                    sys.exit(f"{log_path.stem} failed: see {log_path}")
+
+
 def stage_pretrain(a, out):
     steps = pretrain_steps(a, out)
     (out / "pretrain_steps.txt").write_text(f"{steps}\n")
-    procs = []
+    jobs = []
     for m in METHODS:
         ck = out / f"pre_{m}.safetensors"
-        done = out / f"pre_{m}.done"
-        if done.exists():
+        if (out / f"pre_{m}.done").exists():
             continue
         cmd = [a.ecgssl, "pretrain", "--data", out / "all.csv", "--config", "tiny", "--method", m,
                "--preprocess", "bandpass,zscore", "--steps", steps, "--batch-pairs", a.batch_pairs,
@@ -196,14 +214,11 @@ def stage_pretrain(a, out):
                "--log-csv", out / f"pre_{m}.csv", "--plot-svg", out / f"pre_{m}.svg"]
         if ck.exists():
             cmd += ["--resume", ck]
-        log(" ".join(str(c) for c in cmd))
-        f = open(out / f"pre_{m}.log", "a")
-        procs.append((m, subprocess.Popen([str(c) for c in cmd], stdout=f, stderr=subprocess.STDOUT,
-                                          env=one_thread_env()), done))
-    for m, p, done in procs:
-        if p.wait() != 0:
-            sys.exit(f"pre-training {m} failed: see {out}/pre_{m}.log")
-        done.write_text(time.strftime("%Y-%m-%d %H:%M:%S\n"))
+        jobs.append((out / f"pre_{m}.log", cmd))
+    # Every method at once (the same number of updates each); logs append across resumes.
+    run_parallel(jobs, len(jobs), log_mode="a")
+    for m in METHODS:
+        (out / f"pre_{m}.done").write_text(time.strftime("%Y-%m-%d %H:%M:%S\n"))
 
 
 ALL_MODELS = ["random_init"] + METHODS
@@ -223,24 +238,10 @@ def stage_finetune(a, out):
                 continue
             source = ["--random-init", "--config", "tiny", "--preprocess", "bandpass,zscore"] if name == "random_init" \
                 else ["--checkpoint", out / f"pre_{name}.safetensors"]
-            jobs.append((ck, [a.ecgssl, "finetune", "--task", "arrhythmia", *source, "--data", out / "folds.csv",
+            jobs.append((ck.with_suffix(".log"), [a.ecgssl, "finetune", "--task", "arrhythmia", *source, "--data", out / "folds.csv",
                               "--leads", 12, "--split", "folds", "--epochs", a.epochs, "--patience", a.patience,
                               "--batch-size", a.finetune_batch, "--seed", seed, "--out", ck]))
-    # Two at a time, one thread each: the machine's two cores.
-    running = []
-    while jobs or running:
-        while jobs and len(running) < a.parallel:
-            ck, cmd = jobs.pop(0)
-            log(" ".join(str(c) for c in cmd))
-            f = open(ck.with_suffix(".log"), "w")
-            running.append((ck, subprocess.Popen([str(c) for c in cmd], stdout=f, stderr=subprocess.STDOUT,
-                                                 env=one_thread_env())))
-        time.sleep(2)
-        for ck, p in list(running):
-            if p.poll() is not None:
-                running.remove((ck, p))
-                if p.returncode != 0:
-                    sys.exit(f"fine-tuning failed: see {ck.with_suffix('.log')}")
+    run_parallel(jobs, a.parallel)  # default two at a time: the machine's two cores
 
 
 def stage_evaluate(a, out):
