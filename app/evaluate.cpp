@@ -3,11 +3,12 @@
 /// evaluates one fine-tuned model on several lead sets (zero fill; "all" = the paper's Table 1
 /// columns 12, 6, 3, 2, 1) and prints a table, or one JSON object with a key per lead set.
 /// Arrhythmia (per segment, spec §6.2): challenge_score, auroc, auprc (macro), accuracy, f_measure;
+/// superclass (PTB-XL's five, records without one left out): the same without challenge_score;
 /// identification (spec §6.3): top1 (gallery = first, probe = second segment of each identity).
 /// --split test|valid|train rebuilds the fine-tuning split stored in the checkpoint (same data,
 /// same seed); the default `all` evaluates every segment of --data. `--device cuda` (an ecgssl
 /// built with CUDA) runs the model on the GPU.
-/// `--bootstrap N` adds 95% intervals of every arrhythmia metric and lead set by the bootstrap
+/// `--bootstrap N` adds 95% intervals of every classification metric and lead set by the bootstrap
 /// over records (N resamples, `--bootstrap-seed`; metrics/bootstrap.hpp): a second table, or an
 /// "intervals" object per lead set in the JSON.
 
@@ -72,9 +73,15 @@ int run_evaluate(const std::vector<std::string>& args, std::ostream& out, std::o
   std::vector<std::string> patients;
   std::vector<int> folds;
   const data::preprocessing prep = data::preprocessing_for(data::recorded_preprocessing(info.preprocess, checkpoint), preprocess, checkpoint);
-  data::segment_set all = data::load_segment_set(data, &patients, prep, &folds);
+  const bool superclass = info.model.task == pipeline::finetune_task::superclass;
+  data::segment_set all = data::load_segment_set(data, &patients, prep, &folds,
+                                                 superclass ? data::label_space::ptbxl_superclasses : data::label_space::challenge);
+  // The records fine-tuning left out are left out here too, so --split rebuilds the same parts.
+  if (superclass) (void)pipeline::keep_labelled(all, patients, folds);
   data::segment_set part;
   const bool id_task = info.model.task == pipeline::finetune_task::identification;
+  const metrics::class_set class_kind = pipeline::class_set_of(info.model.task);
+  const bool challenge = class_kind == metrics::class_set::challenge;
   if (split_name != "all") {
     auto split = info.split_by_folds ? pipeline::split_by_folds(all, folds, info.valid_fold, info.test_fold, data)
                                      : pipeline::split_segments(all, info.model.task, info.valid_fraction, info.split_seed, patients);
@@ -94,12 +101,15 @@ int run_evaluate(const std::vector<std::string>& args, std::ostream& out, std::o
   const auto num = [](double v) { return v == v ? nlohmann::json(v) : nlohmann::json(nullptr); };
   if (bootstrap == 1) throw config_error(at_field("--bootstrap"), "1 resample", "0 (no intervals) or at least 2 (1000 is usual)");
   if (bootstrap > 0 && id_task) {
-    throw config_error(at_field("--bootstrap"), "an identification model", "an arrhythmia model (intervals of top-1 are not implemented)");
+    throw config_error(at_field("--bootstrap"), "an identification model",
+                       "an arrhythmia or superclass model (intervals of top-1 are not implemented)");
   }
-  static constexpr const char* interval_columns[] = {"challenge_score", "auroc", "auprc", "accuracy", "f_measure"};
+  const std::vector<std::string> interval_columns = pipeline::interval_names(class_kind);
   std::vector<std::vector<metrics::bootstrap_interval>> intervals;
   for (const auto& r : results) {
-    if (bootstrap > 0) intervals.push_back(pipeline::bootstrap_arrhythmia(part, r.probabilities, bootstrap, bootstrap_seed));
+    if (bootstrap > 0) {
+      intervals.push_back(pipeline::bootstrap_arrhythmia(part, r.probabilities, bootstrap, bootstrap_seed, class_kind));
+    }
   }
   if (json) {
     nlohmann::json j = nlohmann::json::object();
@@ -107,9 +117,10 @@ int run_evaluate(const std::vector<std::string>& args, std::ostream& out, std::o
       if (id_task) {
         j[r.name] = {{"top1", num(r.score)}, {"segments", part.size()}};
       } else {
-        j[r.name] = {{"challenge_score", num(r.diagnosis.challenge_score)}, {"auroc", num(r.diagnosis.macro_auroc)},
-                     {"auprc", num(r.diagnosis.macro_auprc)}, {"accuracy", num(r.diagnosis.accuracy)},
-                     {"f_measure", num(r.diagnosis.macro_f_measure)}, {"segments", part.size()}};
+        j[r.name] = {{"auroc", num(r.diagnosis.macro_auroc)}, {"auprc", num(r.diagnosis.macro_auprc)},
+                     {"accuracy", num(r.diagnosis.accuracy)}, {"f_measure", num(r.diagnosis.macro_f_measure)},
+                     {"segments", part.size()}};
+        if (challenge) j[r.name]["challenge_score"] = num(r.diagnosis.challenge_score);
         if (bootstrap > 0) {
           nlohmann::json ci = nlohmann::json::object();
           const auto& iv = intervals[static_cast<std::size_t>(&r - results.data())];
@@ -135,18 +146,26 @@ int run_evaluate(const std::vector<std::string>& args, std::ostream& out, std::o
     }
     return 0;
   }
-  out << "lead set      challenge_score  auroc   auprc   accuracy  f_measure\n";
+  out << (challenge ? "lead set      challenge_score  auroc   auprc   accuracy  f_measure\n"
+                    : "lead set      auroc   auprc   accuracy  f_measure\n");
   for (const auto& r : results) {
     std::string name = r.name;
     name.resize(std::max<std::size_t>(name.size(), 12), ' ');
-    out << name << "  " << detail::fixed4(r.diagnosis.challenge_score) << "           "
-        << detail::fixed4(r.diagnosis.macro_auroc) << "  " << detail::fixed4(r.diagnosis.macro_auprc) << "  "
+    out << name << "  ";
+    if (challenge) out << detail::fixed4(r.diagnosis.challenge_score) << "           ";
+    out << detail::fixed4(r.diagnosis.macro_auroc) << "  " << detail::fixed4(r.diagnosis.macro_auprc) << "  "
         << detail::fixed4(r.diagnosis.accuracy) << "    " << detail::fixed4(r.diagnosis.macro_f_measure) << "\n";
   }
   if (bootstrap > 0) {
     out << "95% intervals (bootstrap over records, " << bootstrap << " resamples, seed " << bootstrap_seed << ")\n";
     // Each cell "[ low,  high]" is 18 characters; the column names are padded to match.
-    out << "lead set      challenge_score     auroc               auprc               accuracy            f_measure\n";
+    std::string titles = "lead set    ";
+    for (const auto& column : interval_columns) {
+      std::string title = column;
+      title.resize(std::max<std::size_t>(title.size(), 18), ' ');
+      titles += "  " + title;
+    }
+    out << titles.substr(0, titles.find_last_not_of(' ') + 1) << "\n";
     for (std::size_t k = 0; k < results.size(); ++k) {
       std::string name = results[k].name;
       name.resize(std::max<std::size_t>(name.size(), 12), ' ');

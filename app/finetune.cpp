@@ -1,10 +1,11 @@
 /// \file finetune.cpp
-/// `ecgssl finetune --task arrhythmia|identification (--checkpoint CK | --random-init [--config C])
-///  --data DIR_OR_MANIFEST [--leads LIST] [--epochs N] [--seed S] --out CK2 [...]`:
-/// fine-tunes a pre-trained encoder (or a randomly initialised one) for the task of spec §6 on
-/// the training part of the data (split by record, or by the manifest's folds with --split folds:
-/// pipeline/finetuning/finetune_checkpoint.hpp), validates
-/// each epoch on the validation part (Challenge score or top-1 identification accuracy), keeps
+/// `ecgssl finetune --task arrhythmia|identification|superclass (--checkpoint CK | --random-init
+///  [--config C]) --data DIR_OR_MANIFEST [--leads LIST] [--epochs N] [--seed S] --out CK2 [...]`:
+/// fine-tunes a pre-trained encoder (or a randomly initialised one) for a task of spec §6, or
+/// PTB-XL's diagnostic superclasses (from a manifest's superclasses column; records without one
+/// are left out), on the training part of the data (split by record, or by the manifest's folds
+/// with --split folds: pipeline/finetuning/finetune_checkpoint.hpp), validates each epoch on the
+/// validation part (Challenge score, macro AUROC or top-1 identification accuracy), keeps
 /// the best epoch (early stopping with --patience) and writes it to --out. Prints a progress bar
 /// and one line of validation metrics per epoch. `--device cuda` (an ecgssl built with CUDA)
 /// trains on the GPU.
@@ -14,7 +15,9 @@
 #include <ecgssl/io/checkpoint.hpp>
 #include <ecgssl/io/lead_set.hpp>
 #include <ecgssl/io/manifest.hpp>
+#include <ecgssl/io/ptbxl_database.hpp>
 #include <ecgssl/model/encoder_config.hpp>
+#include <ecgssl/model/memory_estimate.hpp>
 #include <ecgssl/pipeline/finetuning/finetune_checkpoint.hpp>
 #include <ecgssl/pipeline/finetuning/finetuner.hpp>
 #include <ecgssl/pipeline/embedding/pretrained_encoder.hpp>
@@ -50,8 +53,9 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
   std::size_t epochs = 10, batch = 16, patience = 0;
   std::uint64_t seed = 1;
   double valid_fraction = 0.1, lr = 0;
-  app.add_option("--task", task_text, "arrhythmia (26 Challenge classes) or identification (ArcFace)")
-      ->check(CLI::IsMember({"arrhythmia", "identification"}));
+  app.add_option("--task", task_text, "arrhythmia (26 Challenge classes), identification (ArcFace) or superclass "
+                                      "(PTB-XL's NORM, MI, STTC, CD, HYP from a manifest by ecgssl manifest --ptbxl-database)")
+      ->check(CLI::IsMember({"arrhythmia", "identification", "superclass"}));
   auto* ck_opt = app.add_option("--checkpoint", checkpoint, "pre-trained checkpoint (ecgssl pretrain)");
   auto* ri_opt = app.add_flag("--random-init", random_init, "random initialisation, extractor trainable (baseline)");
   ck_opt->excludes(ri_opt);
@@ -102,13 +106,14 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
     mo.encoder = pipeline::pretrained_encoder_options(*pre, checkpoint);
   }
   mo.encoder = pipeline::finetuning_encoder_options(mo.encoder, mo.pretrained);
+  model::require_training_fits(mo.encoder, batch, "--batch-size", 0);  // before any data is read
   // Fine-tuning data go through what the encoder was pre-trained on; a different choice is refused.
   const data::preprocessing prep =
       data::preprocessing_for(pre ? data::recorded_preprocessing(*pre, checkpoint) : std::nullopt, preprocess, checkpoint);
   const io::lead_set leads = io::lead_set::parse(leads_text, at_field("--leads"));
 
   const bool by_folds = split_text == "folds";
-  if (by_folds && mo.task != pipeline::finetune_task::arrhythmia) {
+  if (by_folds && !pipeline::is_multilabel(mo.task)) {
     throw config_error(at_field("--split"), "folds with --task " + task_text, "--split records (identities are held out, not folds)");
   }
   if (by_folds && valid_fold == test_fold) {
@@ -117,13 +122,22 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
   std::vector<std::string> patients;
   std::vector<int> folds;
   const auto lock = detail::claim_output(out_path, "--out");  // before the slow part
-  const auto all = data::load_segment_set(data, &patients, prep, &folds);
+  const bool superclass = mo.task == pipeline::finetune_task::superclass;
+  auto all = data::load_segment_set(data, &patients, prep, &folds,
+                                    superclass ? data::label_space::ptbxl_superclasses : data::label_space::challenge);
+  if (superclass) {
+    mo.classes = io::ptbxl_superclasses.size();
+    if (const auto dropped = pipeline::keep_labelled(all, patients, folds); dropped > 0) {
+      out << "left out " << dropped << " records without a diagnostic superclass\n";
+    }
+    if (all.size() == 0) throw data_error(in_file(data), "no record has a diagnostic superclass", "labelled PTB-XL records");
+  }
   const auto split = by_folds ? pipeline::split_by_folds(all, folds, valid_fold, test_fold, data)
                               : pipeline::split_segments(all, mo.task, valid_fraction, seed, patients);
   if (split.train.size() == 0) throw data_error(in_file(data), "the training part is empty", "more records");
   if (mo.task == pipeline::finetune_task::identification) mo.classes = split.train_identities;
   out << "data: " << all.size() << " segments; train " << split.train.size() << ", valid " << split.valid.size()
-      << (mo.task == pipeline::finetune_task::arrhythmia ? ", test " + std::to_string(split.test.size()) : std::string())
+      << (pipeline::is_multilabel(mo.task) ? ", test " + std::to_string(split.test.size()) : std::string())
       << " segments" << (mo.task == pipeline::finetune_task::identification
                              ? " (" + std::to_string(mo.classes) + " training identities)" : std::string())
       << "\n";
@@ -133,7 +147,7 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
   job.pretrained = pre ? &*pre : nullptr;
   job.training.epochs = epochs;
   job.training.batch_size = batch;
-  job.training.patience = patience > 0 ? patience : (mo.task == pipeline::finetune_task::arrhythmia ? 30 : 20);
+  job.training.patience = patience > 0 ? patience : (pipeline::is_multilabel(mo.task) ? 30 : 20);
   job.training.seed = seed;
   if (lr > 0) job.training.learning_rate = lr;
   job.training.leads = leads;

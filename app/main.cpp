@@ -2,6 +2,7 @@
 // translation unit (app/<name>.cpp, declared in app/commands.hpp) taking its arguments and
 // output streams, so the tests drive exactly the code the user runs.
 #include "commands.hpp"
+#include "detail/world.hpp"
 
 #include <ecgssl/version.hpp>
 
@@ -9,6 +10,8 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -69,10 +72,32 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::vector<std::string> args(argv + 2, argv + argc);
+  std::optional<ecgssl::cli::detail::world_session> session;
   try {
-    return found->second.run(args, std::cout, std::cerr);
+    session.emplace(&argc, &argv);
   } catch (const std::exception& e) {
     std::cerr << "ecgssl " << found->first << ": " << e.what() << "\n";
+    return 2;
+  }
+  auto& world = ecgssl::cli::detail::world();
+  const std::string who = world.size() > 1 ? " (rank " + std::to_string(world.rank()) + ")" : std::string();
+  if (world.size() > 1 && found->first != "pretrain") {
+    if (world.rank() == 0) {
+      std::cerr << "ecgssl " << found->first << ": runs in one process; of the subcommands only pretrain trains "
+                   "data-parallel on several ranks (run it without mpirun/srun)\n";
+    }
+    return 2;
+  }
+  // Rank 0 speaks for the run; the others print only their errors.
+  std::ostream discarded(nullptr);  // no buffer: every write is dropped
+  std::ostream& out = world.rank() == 0 ? static_cast<std::ostream&>(std::cout) : discarded;
+  try {
+    const int rc = found->second.run(args, out, std::cerr);
+    if (rc != 0) ecgssl::cli::detail::abort_world(rc);
+    return rc;
+  } catch (const std::exception& e) {
+    std::cerr << "ecgssl " << found->first << who << ": " << e.what() << "\n";
+    ecgssl::cli::detail::abort_world(1);
     return 1;
   }
 }

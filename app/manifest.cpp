@@ -7,8 +7,9 @@
 /// `--ptbxl-database ptbxl_database.csv [--ptbxl-statements scp_statements.csv]` takes each
 /// record's labels and patient from PTB-XL's metadata instead of its header
 /// (io/ptbxl_database.hpp): the Challenge 2020 classes its SCP statements name, and its
-/// patient_id, so a split keeps a patient's records together, and its strat_fold as the manifest's
-/// fold (`finetune --split folds`). Records the database does not list are skipped with that reason.
+/// patient_id, so a split keeps a patient's records together, its strat_fold as the manifest's
+/// fold (`finetune --split folds`), and its diagnostic superclasses (`finetune --task
+/// superclass`). Records the database does not list are skipped with that reason.
 
 #include <filesystem>
 #include <map>
@@ -85,6 +86,10 @@ int run_manifest(const std::vector<std::string>& args, std::ostream& out, std::o
         e.labels = io::ptbxl_database::challenge_codes(*r);
         e.patient_id = r->patient_id;
         e.fold = r->strat_fold;
+        const auto present = ptbxl->superclass_labels(*r);
+        for (std::size_t k = 0; k < present.size(); ++k) {
+          if (present[k] != 0) e.superclasses.emplace_back(io::ptbxl_superclasses[k]);
+        }
       }
     }
     if (!headers_only) {

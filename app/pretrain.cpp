@@ -15,6 +15,7 @@
 
 #include <ecgssl/core/threading.hpp>
 #include <ecgssl/model/encoder_config.hpp>
+#include <ecgssl/model/memory_estimate.hpp>
 
 #include "commands.hpp"
 #include "detail/cli11_run.hpp"
@@ -23,6 +24,7 @@
 #include "detail/pretrain_run.hpp"
 #include "detail/skip_summary.hpp"
 #include "detail/validators.hpp"
+#include "detail/world.hpp"
 
 namespace ecgssl::cli {
 
@@ -54,16 +56,38 @@ int run_pretrain(const std::vector<std::string>& args, std::ostream& out, std::o
   std::string device = "host";
   detail::add_device_option(app, device);
   return detail::run_cli11(app, args, out, err, [&] {
-    (void)pipeline::parse_pretrain_method(s.method);  // fail before reading any data
+    const auto method = pipeline::parse_pretrain_method(s.method);  // fail before reading any data
     const auto where = detail::parse_device(device);
     const auto options = model::encoder_config::resolve(s.config);
+    {
+      // Refuse a batch this machine cannot hold before the data is read (a lower bound:
+      // model/memory_estimate.hpp). Every method but W2V alone trains on two views per item.
+      const bool w2v_only = method == pipeline::pretrain_method::w2v || method == pipeline::pretrain_method::w2v_rlm;
+      const bool contrastive_heads = s.method.rfind("w2v", 0) == 0;
+      model::require_training_fits(options, s.batch_pairs * (w2v_only ? 1 : 2), "--batch-pairs", contrastive_heads ? 100 : 0);
+    }
     if (s.threads > 0) set_threads(s.threads);
     // The outputs are checked (and --out locked) before the data is read: a run must not fail
-    // only at its final save.
-    const auto lock = detail::claim_output(s.out, "--out");
-    for (const auto& [path, option] : {std::pair<const std::string&, const char*>{s.log_csv, "--log-csv"},
-                                       {s.log_jsonl, "--log-jsonl"}, {s.plot_svg, "--plot-svg"}}) {
-      if (!path.empty()) detail::check_output_file(path, option);
+    // only at its final save. In a data-parallel run rank 0 writes them all.
+    auto& world = detail::world();
+    std::optional<detail::output_lock> lock;
+    if (world.rank() == 0) {
+      detail::check_output_file(s.out, "--out");  // claim_output, in place: the lock does not move
+      lock.emplace(s.out, "--out");
+      for (const auto& [path, option] : {std::pair<const std::string&, const char*>{s.log_csv, "--log-csv"},
+                                         {s.log_jsonl, "--log-jsonl"}, {s.plot_svg, "--plot-svg"}}) {
+        if (!path.empty()) detail::check_output_file(path, option);
+      }
+    } else {
+      s.log_csv.clear();
+      s.log_jsonl.clear();
+      s.plot_svg.clear();
+    }
+    // No rank trains before rank 0 has claimed the outputs (a refusal there aborts every rank: main).
+    world.barrier();
+    if (world.size() > 1) {
+      out << "data parallel: " << world.size() << " ranks x " << s.batch_pairs << " items x " << s.update_freq
+          << " micro-batches per update\n";
     }
     const data::wfdb_dataset data(s.data, 2500, 500.0, data::parse_preprocessing(s.preprocess, at_field("--preprocess")));
     // Say what was left out and why, instead of skipping records without a word.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang++ (ASan + UBSan) and runs each for SECONDS seconds
-# (default 60) on a seed corpus made from tests/data. Usage: fuzz/run.sh [SECONDS] [BUILD_DIR]
+# (default 60) on a seed corpus made from tests/data and the campaign's corpus in fuzz/corpus/
+# (read, never written). Usage: fuzz/run.sh [SECONDS] [BUILD_DIR]; SECONDS=0 builds and seeds only.
 # Crash inputs are written to BUILD_DIR/artifacts/; keep each as a regression test in tests/io.
 set -euo pipefail
 seconds="${1:-60}"
@@ -38,20 +39,22 @@ if [[ -d "$root/tests/data/io/regressions" ]]; then
   cp "$root"/tests/data/io/regressions/* "$corpus/record/" 2>/dev/null || true
 fi
 
+[[ "$seconds" == 0 ]] && exit 0
+committed="$root/fuzz/corpus"
 status=0
 for target in header formats record; do
   echo "== fuzz_wfdb_$target for ${seconds}s"
-  "$build/fuzz/fuzz_wfdb_$target" "$corpus/$target" -max_total_time="$seconds" -rss_limit_mb=2048 \
+  "$build/fuzz/fuzz_wfdb_$target" "$corpus/$target" $(ls -d "$committed/$target" 2>/dev/null) -max_total_time="$seconds" -rss_limit_mb=2048 \
     -timeout=10 -artifact_prefix="$build/artifacts/${target}-" -print_final_stats=1 || status=1
 done
 echo "== fuzz_safetensors for ${seconds}s"
-"$build/fuzz/fuzz_safetensors" "$corpus/safetensors" -max_total_time="$seconds" -rss_limit_mb=2048 \
+"$build/fuzz/fuzz_safetensors" "$corpus/safetensors" $(ls -d "$committed/safetensors" 2>/dev/null) -max_total_time="$seconds" -rss_limit_mb=2048 \
   -timeout=10 -artifact_prefix="$build/artifacts/safetensors-" -print_final_stats=1 || status=1
 for target in checkpoint_config ptbxl_csv; do
   dir=config
   [[ "$target" == ptbxl_csv ]] && dir=ptbxl
   echo "== fuzz_$target for ${seconds}s"
-  "$build/fuzz/fuzz_$target" "$corpus/$dir" -max_total_time="$seconds" -rss_limit_mb=2048 \
+  "$build/fuzz/fuzz_$target" "$corpus/$dir" $(ls -d "$committed/$dir" 2>/dev/null) -max_total_time="$seconds" -rss_limit_mb=2048 \
     -timeout=10 -artifact_prefix="$build/artifacts/$target-" -print_final_stats=1 || status=1
 done
 exit $status

@@ -14,6 +14,7 @@ apt_packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libeigen3-dev xtensor-dev xtl-dev libxsimd-dev
   doctest-dev libbenchmark-dev libopenblas-dev nlohmann-json3-dev libcli11-dev
+  libopenmpi-dev openmpi-bin
   clang libclang-rt-14-dev
   python3
 )

@@ -6,7 +6,7 @@ prints each violation as `header -> included (why)` and exits 1 if there is any.
 Floors, lowest first (a folder may include its own floor's folder and any lower floor):
   0 core
   1 io
-  2 signal, masking, nn, loss, optim, metrics
+  2 signal, masking, nn, loss, optim, metrics, distributed
   3 data, model
   4 pipeline
   5 cuda (the backend's kernels, included only by .cu translation units)
@@ -15,7 +15,7 @@ import os
 import re
 import sys
 
-FLOOR = {"core": 0, "io": 1, "signal": 2, "masking": 2, "nn": 2, "loss": 2, "optim": 2, "metrics": 2,
+FLOOR = {"core": 0, "io": 1, "signal": 2, "masking": 2, "nn": 2, "loss": 2, "optim": 2, "metrics": 2, "distributed": 2,
          "data": 3, "model": 3, "pipeline": 4, "cuda": 5}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
 

@@ -17,7 +17,13 @@ Stages (each skips what its outputs already hold, so an interrupted run continue
   finetune   Random Init. and each pre-trained encoder, 12 leads, Challenge classes, folds 1-8
              train, 9 valid, 10 test, for each seed.
   evaluate   each fine-tuned model on fold 10 with 12/6/3/2/1 leads and 95% bootstrap intervals.
-  report     the markdown table (results.md), the plot (score_by_leads.svg), summary.json.
+  superclass_finetune
+             PTB-XL's five diagnostic superclasses on its 500 raw records (strat_fold 1-8 train,
+             9 valid, 10 test; records without a superclass left out), the same encoders and seeds.
+  superclass_evaluate
+             each superclass model on fold 10 with 12/6/3/2/1 leads (macro AUROC, intervals).
+  report     the markdown table (results.md), the plot (score_by_leads.svg), summary.json; the
+             superclass table too once its stages have run.
   export     examples/data/cinc/folds.csv: the bundled records' folds in this experiment.
   models     examples/models/: the seed-1 fine-tuned models and their pre-trained encoders,
              without optimizer state.
@@ -229,33 +235,111 @@ def models():
     return SELECTED
 
 
-def stage_finetune(a, out):
+def finetune_models(a, out, task, data, prefix, epochs):
+    """Fine-tunes Random Init. and each pre-trained encoder for `task` on `data` (12 leads, folds
+    1-8 train, 9 valid, 10 test), once per seed; checkpoints `{prefix}_{model}_s{seed}`."""
     jobs = []
     for seed in a.seeds:
         for name in models():
-            ck = out / f"dx_{name}_s{seed}.safetensors"
+            ck = out / f"{prefix}_{name}_s{seed}.safetensors"
             if ck.exists():
                 continue
             source = ["--random-init", "--config", "tiny", "--preprocess", "bandpass,zscore"] if name == "random_init" \
                 else ["--checkpoint", out / f"pre_{name}.safetensors"]
-            jobs.append((ck.with_suffix(".log"), [a.ecgssl, "finetune", "--task", "arrhythmia", *source, "--data", out / "folds.csv",
-                              "--leads", 12, "--split", "folds", "--epochs", a.epochs, "--patience", a.patience,
+            jobs.append((ck.with_suffix(".log"), [a.ecgssl, "finetune", "--task", task, *source, "--data", data,
+                              "--leads", 12, "--split", "folds", "--epochs", epochs, "--patience", a.patience,
                               "--batch-size", a.finetune_batch, "--seed", seed, "--out", ck]))
     run_parallel(jobs, a.parallel)  # default two at a time: the machine's two cores
 
 
-def stage_evaluate(a, out):
+def evaluate_models(a, out, data, prefix, eval_prefix):
+    """Each fine-tuned model on fold 10 with 12/6/3/2/1 leads and bootstrap intervals (JSON)."""
     for seed in a.seeds:
         for name in models():
-            target = out / f"eval_{name}_s{seed}.json"
+            target = out / f"{eval_prefix}_{name}_s{seed}.json"
             if target.exists():
                 continue
             with open(target, "w") as f:
-                cmd = [a.ecgssl, "evaluate", "--checkpoint", out / f"dx_{name}_s{seed}.safetensors",
-                       "--data", out / "folds.csv", "--leads", "all", "--split", "test", "--json",
+                cmd = [a.ecgssl, "evaluate", "--checkpoint", out / f"{prefix}_{name}_s{seed}.safetensors",
+                       "--data", data, "--leads", "all", "--split", "test", "--json",
                        "--bootstrap", a.bootstrap, "--bootstrap-seed", 1]
                 log(" ".join(str(c) for c in cmd))
                 subprocess.run([str(c) for c in cmd], check=True, stdout=f)
+
+
+def stage_finetune(a, out):
+    finetune_models(a, out, "arrhythmia", out / "folds.csv", "dx", a.epochs)
+
+
+def stage_evaluate(a, out):
+    evaluate_models(a, out, out / "folds.csv", "dx", "eval")
+
+
+def stage_superclass_finetune(a, out):
+    """PTB-XL's five diagnostic superclasses on its 500 raw records, split by strat_fold (1-8
+    train, 9 valid, 10 test), the pre-trained encoders and Random Init. as for the Challenge classes."""
+    manifest = out / "superclass.csv"
+    if not manifest.exists():
+        extra = SHARED / "ecg-extra" / "ptbxl500"
+        part = out / "manifest_ptbxl500_superclass.csv"
+        run([a.ecgssl, "manifest", extra, "--out", part, "--preprocess", "bandpass,zscore",
+             "--ptbxl-database", extra / "ptbxl_database.csv"])
+        with open(part, newline="") as f:
+            reader = csv.DictReader(f)
+            rows = [dict(r, path=str((extra / r["path"]).resolve())) for r in reader]
+            fields = reader.fieldnames
+        if "superclasses" not in fields:
+            sys.exit(f"{part} has no superclasses column: the ecgssl used predates --task superclass")
+        with open(manifest, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields)
+            w.writeheader()
+            w.writerows(rows)
+        log(f"{len(rows)} PTB-XL records -> {manifest}")
+    finetune_models(a, out, "superclass", manifest, "sc", a.superclass_epochs)
+
+
+def stage_superclass_evaluate(a, out):
+    evaluate_models(a, out, out / "superclass.csv", "sc", "sceval")
+
+
+def superclass_report(a, out):
+    """The superclass task's table (macro AUROC), or nothing when its stages have not run."""
+    paths = {(n, s): out / f"sceval_{n}_s{s}.json" for n in models() for s in a.seeds}
+    if not all(p.exists() for p in paths.values()):
+        return None, []
+    evals = {k: json.load(open(p)) for k, p in paths.items()}
+    summary = {}
+    for name in models():
+        per = {}
+        for k in LEAD_SETS:
+            vals = [evals[(name, s)][k]["auroc"] for s in a.seeds]
+            if any(v is None for v in vals):
+                sys.exit(f"superclass {name} {k} leads: auroc undefined for some seed")
+            mean, lo, hi = seed_summary(vals)
+            per[k] = {"per_seed": vals, "mean": mean, "seed_low": lo, "seed_high": hi,
+                      "bootstrap_seed1": evals[(name, a.seeds[0])][k].get("intervals", {}).get("auroc"),
+                      "segments": evals[(name, a.seeds[0])][k]["segments"]}
+        summary[name] = per
+    lines = ["PTB-XL diagnostic superclasses (NORM, MI, STTC, CD, HYP) on the 500 raw PTB-XL records, "
+             "test fold 10:", "",
+             "| macro AUROC: mean [95% interval over seeds] | " + " | ".join(
+                 "12-lead" if k == "12" else f"P-{k}-lead" for k in LEAD_SETS) + " |",
+             "| --- |" + " --- |" * len(LEAD_SETS)]
+    for name in models():
+        lines.append(f"| {LABELS[name]} | " + " | ".join(
+            f"{summary[name][k]['mean']:.3f} [{summary[name][k]['seed_low']:.3f}, {summary[name][k]['seed_high']:.3f}]"
+            for k in LEAD_SETS) + " |")
+    lines += ["", f"Seed {a.seeds[0]} alone, with 95% bootstrap intervals over the test records:", "",
+              f"| macro AUROC, seed {a.seeds[0]} | " + " | ".join(LEAD_SETS) + " |", "| --- |" + " --- |" * len(LEAD_SETS)]
+    for name in models():
+        row = []
+        for k in LEAD_SETS:
+            e = evals[(name, a.seeds[0])][k]
+            b = e.get("intervals", {}).get("auroc")
+            row.append(f"{e['auroc']:.3f}" + (f" [{b[0]:.3f}, {b[1]:.3f}]" if b else ""))
+        lines.append(f"| {LABELS[name]} | " + " | ".join(row) + " |")
+    lines.append("")
+    return summary, lines
 
 
 def t_quantile_975(df):
@@ -290,6 +374,9 @@ def stage_report(a, out):
             entry["segments"] = evals[(name, a.seeds[0])][k]["segments"]
             per[k] = entry
         summary["models"][name] = per
+    superclass, superclass_lines = superclass_report(a, out)
+    if superclass is not None:
+        summary["superclass"] = superclass
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
 
     def cell(e):
@@ -315,6 +402,7 @@ def stage_report(a, out):
                 row.append(f"{e[metric]:.3f}" + (f" [{b[0]:.3f}, {b[1]:.3f}]" if b else ""))
             lines.append(f"| {LABELS[name]} | " + " | ".join(row) + " |")
         lines.append("")
+    lines += superclass_lines
     text = "\n".join(lines) + "\n"
     (out / "results.md").write_text(text)
     write_plot(summary, out / "score_by_leads.svg")
@@ -407,10 +495,12 @@ def main():
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--patience", type=int, default=3)
     p.add_argument("--finetune-batch", type=int, default=32)
+    p.add_argument("--superclass-epochs", type=int, default=12, help="fine-tuning epochs of the superclass task")
     p.add_argument("--bootstrap", type=int, default=1000)
     p.add_argument("--fold-seed", type=int, default=22)
     p.add_argument("--parallel", type=int, default=2, help="fine-tuning runs at once (one thread each)")
-    p.add_argument("--stages", nargs="+", default=["manifests", "pretrain", "finetune", "evaluate", "report"])
+    p.add_argument("--stages", nargs="+", default=["manifests", "pretrain", "finetune", "evaluate", "superclass_finetune",
+                                                    "superclass_evaluate", "report"])
     p.add_argument("--models", nargs="+", default=ALL_MODELS, choices=ALL_MODELS,
                    help="models the finetune and evaluate stages work on (report needs all)")
     a = p.parse_args()

@@ -42,7 +42,7 @@ int fine_tune(const finetune_job& job, std::ostream& out) {
   pipeline::finetuner<float, Backend> trainer(model, job.training);
   pipeline::progress_bar bar(out, std::string("finetune ") + pipeline::task_name(mo.task), is_terminal(out));
   trainer.on_step = [&](const pipeline::step_record& r) { bar.on_step(r); };
-  const char* metric = mo.task == pipeline::finetune_task::arrhythmia ? "challenge_score" : "top1";
+  const char* metric = pipeline::task_metric_name(mo.task);
   trainer.on_epoch = [&](const pipeline::epoch_record& r) {
     if (is_terminal(out)) out << "\n";
     out << "epoch " << r.epoch << "/" << job.training.epochs << "  train loss " << fixed4(r.train_loss) << "  valid "

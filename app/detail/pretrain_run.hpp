@@ -21,6 +21,8 @@
 #include <ecgssl/pipeline/pretraining/pretrain_method.hpp>
 #include <ecgssl/pipeline/pretraining/pretrainer.hpp>
 
+#include "world.hpp"
+
 namespace ecgssl::cli {
 
 /// Settings of one `ecgssl pretrain` run.
@@ -57,6 +59,7 @@ int run_pretraining(const pretrain_settings& s, const model::ecg_transformer_opt
   po.loader_threads = s.loader_threads;
   po.method = s.method;
   po.preprocess = s.preprocess;
+  po.communicator = &world();
   pipeline::pretrainer<Objective, Source> trainer(objective, std::move(source), po);
   if (!s.resume.empty()) {
     trainer.resume(s.resume);

@@ -115,3 +115,72 @@ TEST_CASE("finetune --split folds: the manifest's folds decide the parts, and ev
   refused({"--data", plain.string(), "--split", "folds"}, "has no fold");
   refused({"--data", folds.string(), "--split", "folds", "--test-fold", "11"}, "no record in test fold 11");
 }
+
+TEST_CASE("finetune --task superclass: five PTB-XL classes from the manifest, unlabelled records left out") {
+  const auto& f = ecgssl::test_support::finetuned();
+  std::ostringstream o, e;
+  const auto plain = f.data / "superclass_plain.csv";
+  REQUIRE(ecgssl::cli::run_manifest({f.data.string(), "--out", plain.string()}, o, e) == 0);
+  auto m = ecgssl::io::manifest::load(plain);
+  REQUIRE(m.entries.size() == 12);
+  // Superclasses by hand (these Challenge records have none of their own); record 2 has none.
+  const std::vector<std::vector<std::string>> classes{{"NORM"}, {"MI"}, {}, {"STTC", "CD"}, {"HYP"}, {"NORM"},
+                                                      {"MI", "HYP"}, {"CD"}, {"NORM"}, {"STTC"}, {"MI"}, {"NORM", "CD"}};
+  std::size_t test_segments = 0;
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    auto& entry = m.entries[i];
+    entry.path = (f.data / entry.path).string();
+    entry.fold = i >= 10 ? 10 : i >= 8 ? 9 : static_cast<int>(i % 8) + 1;
+    entry.superclasses = classes[i];
+    if (i >= 10) test_segments += static_cast<std::size_t>(entry.samples / 2500);
+  }
+  const auto labelled = f.dir / "superclasses.csv";
+  m.save(labelled);
+
+  const auto model = f.dir / "superclass.safetensors";
+  std::ostringstream out, err;
+  const int rc = ecgssl::cli::run_finetune({"--task", "superclass", "--random-init", "--config", f.config.string(), "--data",
+                                            labelled.string(), "--split", "folds", "--epochs", "2", "--batch-size", "8",
+                                            "--out", model.string()},
+                                           out, err);
+  const std::string log = out.str() + err.str();
+  REQUIRE_MESSAGE(rc == 0, log);
+  CHECK_MESSAGE(log.find("left out 1 records without a diagnostic superclass") != std::string::npos, log);
+  CHECK_MESSAGE(log.find("valid auroc") != std::string::npos, log);
+  ecgssl::pipeline::finetune_checkpoint_info info;
+  (void)ecgssl::pipeline::load_finetuned<float>(model, &info);
+  CHECK(info.model.task == ecgssl::pipeline::finetune_task::superclass);
+  CHECK(info.model.classes == 5);
+  const auto saved = ecgssl::io::checkpoint::load(model);
+  const auto head = saved.file().tensor("head.weight").shape;
+  CHECK(std::vector<std::size_t>(head.begin(), head.end()) == std::vector<std::size_t>{5, 16});
+
+  std::ostringstream json, err2;
+  REQUIRE(ecgssl::cli::run_evaluate({"--checkpoint", model.string(), "--data", labelled.string(), "--leads", "12", "1",
+                                     "--split", "test", "--json", "--bootstrap", "20"}, json, err2) == 0);
+  const auto j = nlohmann::json::parse(json.str());
+  CHECK(j["12"]["segments"].get<std::size_t>() == test_segments);
+  CHECK_FALSE(j["12"].contains("challenge_score"));  // its weights exist for the 26 Challenge classes only
+  const double auroc = j["12"]["auroc"].get<double>();
+  CHECK((auroc >= 0.0 && auroc <= 1.0));
+  CHECK(j["1"]["intervals"].contains("auroc"));
+  CHECK_FALSE(j["1"]["intervals"].contains("challenge_score"));
+  std::ostringstream table, err3;
+  REQUIRE(ecgssl::cli::run_evaluate({"--checkpoint", model.string(), "--data", labelled.string(), "--leads", "12",
+                                     "--split", "test", "--bootstrap", "20"}, table, err3) == 0);
+  CHECK_MESSAGE(table.str().find("superclass model") != std::string::npos, table.str());
+  CHECK_MESSAGE(table.str().find("lead set      auroc   auprc   accuracy  f_measure\n") != std::string::npos, table.str());
+  CHECK(table.str().find("challenge_score") == std::string::npos);
+
+  // A manifest without superclasses, and predict (Challenge outputs) with a superclass model: refused, named.
+  std::ostringstream o3, e3;
+  CHECK(ecgssl::cli::run_finetune({"--task", "superclass", "--random-init", "--config", f.config.string(), "--data",
+                                   plain.string(), "--epochs", "1", "--out", (f.dir / "never.safetensors").string()},
+                                  o3, e3) != 0);
+  CHECK_MESSAGE(e3.str().find("field 'superclasses'") != std::string::npos, e3.str());
+  CHECK_FALSE(std::filesystem::exists(f.dir / "never.safetensors"));
+  std::ostringstream o4, e4;
+  CHECK(ecgssl::cli::run_predict({"--checkpoint", model.string(), "--out", (f.dir / "never_outputs").string(),
+                                  (f.data / (f.records[0] + ".hea")).string()}, o4, e4) != 0);
+  CHECK_MESSAGE(e4.str().find("superclass") != std::string::npos, e4.str());
+}

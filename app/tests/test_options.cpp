@@ -79,3 +79,16 @@ TEST_CASE("manifest refuses a non-finite or non-positive frequency and a negativ
     CHECK(r.err.find(option[0]) != std::string::npos);
   }
 }
+
+TEST_CASE("a batch larger than the machine is refused before the data is read") {
+  std::ostringstream out, err;
+  // --data does not exist: the refusal must come first, naming the batch option.
+  CHECK(ecgssl::cli::run_pretrain({"--data", "/nonexistent/ecgssl", "--config", "base", "--batch-pairs", "1000000", "--out",
+                                   "/tmp/ecgssl_never.safetensors"}, out, err) != 0);
+  CHECK_MESSAGE(err.str().find("field '--batch-pairs'") != std::string::npos, err.str());
+  CHECK_MESSAGE(err.str().find("MiB") != std::string::npos, err.str());
+  std::ostringstream out2, err2;
+  CHECK(ecgssl::cli::run_finetune({"--random-init", "--config", "base", "--data", "/nonexistent/ecgssl", "--batch-size",
+                                   "100000000", "--out", "/tmp/ecgssl_never.safetensors"}, out2, err2) != 0);
+  CHECK_MESSAGE(err2.str().find("field '--batch-size'") != std::string::npos, err2.str());
+}

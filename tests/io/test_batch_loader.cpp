@@ -218,3 +218,30 @@ TEST_CASE("CMSC pairs: a batch of B pairs holds 2B segments, the two parts side 
   }
   CHECK(records == std::set<std::string>{"r0", "r1", "r2", "r3"});
 }
+
+TEST_CASE("an epoch can yield a chosen subset of its batches (one rank's share, or the rest after a resume)") {
+  const auto source = make_source(37, 20);
+  for (const std::size_t threads : {0, 2}) {
+    CAPTURE(threads);
+    loader_options options;
+    options.samples = 20;
+    options.seed = 5;
+    options.threads = threads;
+    batch_loader<in_memory_source> loader(source, options);
+    const auto all = drain(loader, 2);
+    REQUIRE(all.size() == 5);
+    loader.start_epoch(2, {1, 3, 4});
+    for (const std::size_t expected : {1, 3, 4}) {
+      auto b = loader.next();
+      REQUIRE(b.has_value());
+      CHECK(b->index == expected);
+      CHECK(b->items == all[expected].items);
+      CHECK(b->signals == all[expected].signals);
+    }
+    CHECK_FALSE(loader.next().has_value());
+  }
+  batch_loader<in_memory_source> loader(source, loader_options{.batch_size = 8, .threads = 0, .samples = 20});
+  for (const auto& bad : {std::vector<std::size_t>{5}, std::vector<std::size_t>{2, 2}, std::vector<std::size_t>{3, 1}}) {
+    CHECK_THROWS_AS(loader.start_epoch(0, bad), ecgssl::config_error);
+  }
+}

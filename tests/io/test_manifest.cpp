@@ -184,3 +184,44 @@ TEST_CASE("the fold column: written only when a record has one, read back, check
   CHECK(error_of("path,sampling_frequency,samples,leads,labels,age,sex,record_id,patient_id,skip_reason,folds\n")
             .find("header column 11 is 'folds'") != std::string::npos);
 }
+
+TEST_CASE("the superclasses column: PTB-XL's names only, after or before the folds, each column once") {
+  auto m = sample_manifest();
+  m.entries[0].superclasses = {"MI", "STTC"};
+  std::ostringstream text;
+  m.write_csv(text);
+  CHECK(text.str().rfind("path,sampling_frequency,samples,leads,labels,age,sex,record_id,patient_id,skip_reason,superclasses\n", 0) == 0);
+  CHECK(text.str().find(",A0001,,,MI STTC\n") != std::string::npos);
+  std::istringstream in(text.str());
+  const auto back = manifest::read_csv(in);
+  REQUIRE(back.entries.size() == 2);
+  CHECK(back.entries[0] == m.entries[0]);
+  CHECK(back.entries[1].superclasses.empty());
+
+  m.entries[1].fold = 4;
+  std::ostringstream both;
+  m.write_csv(both);
+  CHECK(both.str().find("skip_reason,fold,superclasses\n") != std::string::npos);
+  std::istringstream both_in(both.str());
+  CHECK(manifest::read_csv(both_in).entries == m.entries);
+
+  // A file may put the optional columns in either order.
+  const std::string swapped = "path,sampling_frequency,samples,leads,labels,age,sex,record_id,patient_id,skip_reason,superclasses,fold\n"
+                              "a.hea,500,5000,I,,,,a,,,NORM HYP,7\n";
+  std::istringstream swapped_in(swapped);
+  const auto read = manifest::read_csv(swapped_in);
+  CHECK(read.entries[0].fold == 7);
+  CHECK(read.entries[0].superclasses == std::vector<std::string>{"NORM", "HYP"});
+
+  const std::string with = "path,sampling_frequency,samples,leads,labels,age,sex,record_id,patient_id,skip_reason,superclasses\n";
+  for (const char* bad : {"AFIB", "norm", "NORM NORM", "MI,", "NORM;MI"}) {
+    CAPTURE(bad);
+    const std::string e = error_of(with + "a.hea,500,5000,I,,,,a,,,\"" + bad + "\"\n");
+    CHECK(e.find("m.csv:2") != std::string::npos);
+    CHECK(e.find("field 'superclasses'") != std::string::npos);
+  }
+  CHECK(error_of("path,sampling_frequency,samples,leads,labels,age,sex,record_id,patient_id,skip_reason,fold,fold\n")
+            .find("header column 12 is 'fold'") != std::string::npos);
+  CHECK(error_of("path,sampling_frequency,samples,leads,labels,age,sex,record_id,patient_id,skip_reason,superclasses,x\n")
+            .find("header column 12 is 'x'") != std::string::npos);
+}

@@ -97,3 +97,16 @@ TEST_CASE("identification top-1 matches numpy on random embeddings") {
   check_close(result.top1, expected[0], "top-1");
   for (std::size_t i = 0; i < probe_ids.size(); ++i) CHECK(result.best_match[i] == static_cast<std::size_t>(expected[i + 1]));
 }
+
+TEST_CASE("another class set (PTB-XL superclasses): the areas and F-measure, no Challenge score") {
+  // Two classes, four records, no ties: each AUROC is the share of (positive, negative) pairs
+  // ordered correctly, counted by hand: class 0 3 of 4, class 1 4 of 4.
+  const ecgssl::tensor<float, 2> labels{{1, 0}, {0, 1}, {1, 1}, {0, 0}};
+  const ecgssl::tensor<float, 2> probabilities{{0.9f, 0.1f}, {0.2f, 0.8f}, {0.6f, 0.5f}, {0.7f, 0.4f}};
+  const auto m = evaluate_diagnosis(labels, probabilities, 0.5, class_set::other);
+  CHECK_FALSE(m.challenge_scored);
+  CHECK(m.challenge_score == 0.0);
+  CHECK(m.macro_auroc == doctest::Approx(0.875).epsilon(1e-12));
+  // Decisions > 0.5: {1,0},{0,1},{1,0},{1,0}: the first two rows match exactly.
+  CHECK(m.accuracy == doctest::Approx(0.5).epsilon(1e-12));
+}

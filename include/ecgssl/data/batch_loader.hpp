@@ -87,8 +87,24 @@ class batch_loader {
   }
 
   /// Starts epoch `epoch` (stopping a running one): computes the order and starts the threads.
-  void start_epoch(std::uint64_t epoch) {
+  void start_epoch(std::uint64_t epoch) { start_epoch(epoch, std::vector<std::size_t>()); }
+
+  /// Starts epoch `epoch` yielding only the batches numbered in `batches` (increasing, each below
+  /// batches_per_epoch()), in that order: one rank's share of a data-parallel run, or the rest of
+  /// an epoch after a resume. An empty list means every batch of the epoch.
+  void start_epoch(std::uint64_t epoch, std::vector<std::size_t> batches) {
     stop();
+    if (batches.empty()) {
+      batches.resize(batches_per_epoch());
+      for (std::size_t i = 0; i < batches.size(); ++i) batches[i] = i;
+    }
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+      if (batches[i] >= batches_per_epoch() || (i > 0 && batches[i] <= batches[i - 1])) {
+        throw config_error(at_field("batches"), "batch " + std::to_string(batches[i]) + " at position " + std::to_string(i),
+                           "increasing batch numbers below " + std::to_string(batches_per_epoch()));
+      }
+    }
+    schedule_ = std::move(batches);
     epoch_ = epoch;
     order_.resize(source_->size());
     for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = i;
@@ -99,7 +115,7 @@ class batch_loader {
         std::swap(order_[i], order_[j]);
       }
     }
-    total_ = batches_per_epoch();
+    total_ = schedule_.size();
     next_claim_ = 0;
     next_consume_ = 0;
     stopping_ = false;
@@ -121,7 +137,7 @@ class batch_loader {
     }
     result r;
     if (options_.threads == 0) {
-      r = build_guarded(next_consume_);
+      r = build_guarded(schedule_[next_consume_]);
     } else {
       std::unique_lock lock(mutex_);
       auto& slot = ring_[next_consume_ % options_.prefetch];
@@ -215,7 +231,7 @@ class batch_loader {
         if (stopping_ || next_claim_ >= total_) return;
         index = next_claim_++;
       }
-      result r = build_guarded(index);
+      result r = build_guarded(schedule_[index]);
       {
         std::lock_guard lock(mutex_);
         ring_[index % options_.prefetch] = std::move(r);
@@ -231,6 +247,7 @@ class batch_loader {
 
   std::uint64_t epoch_ = 0;
   std::vector<std::size_t> order_;
+  std::vector<std::size_t> schedule_;  // the batches of this epoch to build, in order
   std::size_t total_ = 0;
   bool started_ = false;
 

@@ -6,6 +6,7 @@
 /// and cut into 12-slot 5 s segments by
 /// data::record_source; data::paired_source makes the CMSC pairs (spec §2.4).
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
@@ -91,29 +92,56 @@ class wfdb_dataset {
   std::shared_ptr<data::paired_source<data::record_source>> pairs_;
 };
 
-/// Every segment of a folder or manifest (wfdb_dataset) in memory, and, when `patients` is given,
-/// each segment's patient (the record when the manifest names none), for splits that keep a
-/// patient's records together; when `folds` is given, each segment's manifest fold (0 = none).
+/// What a segment's label vector holds: the record's Challenge classes from its #Dx codes
+/// ([N, 26], io/challenge_labels.hpp), or its PTB-XL diagnostic superclasses from the manifest's
+/// `superclasses` column ([N, 5] in io::ptbxl_superclasses order).
+enum class label_space { challenge, ptbxl_superclasses };
+
+/// Every segment of a folder or manifest (wfdb_dataset) in memory, labelled in `labels`, and, when
+/// `patients` is given, each segment's patient (the record when the manifest names none), for
+/// splits that keep a patient's records together; when `folds` is given, each segment's manifest
+/// fold (0 = none). Superclass labels need a manifest with a `superclasses` column (data_error
+/// naming the path otherwise); a record without a superclass keeps an all-zero row.
 inline segment_set load_segment_set(const std::filesystem::path& path, std::vector<std::string>* patients = nullptr,
-                                    preprocessing prep = preprocessing::none, std::vector<int>* folds = nullptr) {
+                                    preprocessing prep = preprocessing::none, std::vector<int>* folds = nullptr,
+                                    label_space labels = label_space::challenge) {
   const wfdb_dataset ds(path, 2500, 500.0, prep);
   segment_set all = segment_set::from_source(*ds.segments());
+  std::unordered_map<std::string, const io::manifest_entry*> entry_of;
+  for (const auto& e : ds.manifest().entries) entry_of[e.record_id] = &e;
+  const auto entry = [&](const std::string& record) -> const io::manifest_entry* {
+    const auto found = entry_of.find(record);
+    return found != entry_of.end() ? found->second : nullptr;
+  };
   if (folds != nullptr) {
-    std::unordered_map<std::string, int> fold_of;
-    for (const auto& e : ds.manifest().entries) fold_of[e.record_id] = e.fold.value_or(0);
     folds->clear();
     for (const auto& r : all.record_ids) {
-      const auto found = fold_of.find(r);
-      folds->push_back(found != fold_of.end() ? found->second : 0);
+      const auto* e = entry(r);
+      folds->push_back(e != nullptr ? e->fold.value_or(0) : 0);
     }
   }
   if (patients != nullptr) {
-    std::unordered_map<std::string, std::string> patient_of;
-    for (const auto& e : ds.manifest().entries) patient_of[e.record_id] = e.patient_id.empty() ? e.record_id : e.patient_id;
     patients->clear();
     for (const auto& r : all.record_ids) {
-      const auto found = patient_of.find(r);
-      patients->push_back(found != patient_of.end() ? found->second : r);
+      const auto* e = entry(r);
+      patients->push_back(e != nullptr && !e->patient_id.empty() ? e->patient_id : r);
+    }
+  }
+  if (labels == label_space::ptbxl_superclasses) {
+    if (!ds.manifest().has_superclasses()) {
+      throw data_error(in_file(path.string(), std::string(io::manifest::superclasses_column)), "no record has PTB-XL superclasses",
+                       "a manifest written by `ecgssl manifest --ptbxl-database`");
+    }
+    const std::size_t classes = io::ptbxl_superclasses.size();
+    all.labels = xt::zeros<float>({all.size(), classes});
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      const auto* e = entry(all.record_ids[i]);
+      if (e == nullptr) continue;
+      for (const auto& name : e->superclasses) {
+        const auto k = static_cast<std::size_t>(
+            std::find(io::ptbxl_superclasses.begin(), io::ptbxl_superclasses.end(), name) - io::ptbxl_superclasses.begin());
+        if (k < classes) all.labels(i, k) = 1.0f;
+      }
     }
   }
   return all;

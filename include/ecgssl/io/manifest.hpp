@@ -5,12 +5,14 @@
 /// sex, identity; records the reference skips get a reason instead of vanishing), saved as CSV.
 ///
 /// CSV (RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled), header
-///     path,sampling_frequency,samples,leads,labels,age,sex,record_id,patient_id,skip_reason[,fold]
+///     path,sampling_frequency,samples,leads,labels,age,sex,record_id,patient_id,skip_reason[,fold][,superclasses]
 /// `leads` and `labels` are space-separated lists ("I II III aVR ...", "164889003 59118001"),
-/// `age` may be empty (unknown), `skip_reason` is empty for a usable record. `fold` (an integer
-/// from 1 to max_fold, or empty) is the record's part of a published split, such as PTB-XL's
-/// strat_fold: it is written only when some record has one, so manifests without folds keep
-/// their ten columns. Reading reports the file, line and column of any bad field.
+/// `age` may be empty (unknown), `skip_reason` is empty for a usable record. Two optional
+/// columns follow, each written only when some record has a value, so manifests without them keep
+/// their ten columns: `fold` (an integer from 1 to max_fold, or empty) is the record's part of a
+/// published split, such as PTB-XL's strat_fold; `superclasses` lists PTB-XL's diagnostic
+/// superclasses of the record ("NORM", "MI STTC"; empty = none). Reading reports the file, line
+/// and column of any bad field.
 ///
 /// Building a manifest needs a record-header reader, which lives elsewhere: scan_records takes it
 /// as a callable `manifest_entry(const std::filesystem::path&)` and turns every ecgssl::error it
@@ -39,6 +41,7 @@
 #include "detail/csv.hpp"
 #include "detail/regular_file.hpp"
 #include "lead_set.hpp"
+#include "ptbxl_database.hpp"
 
 namespace ecgssl::io {
 
@@ -55,6 +58,7 @@ struct manifest_entry {
   std::string patient_id;           ///< patient, where known (else empty: treat the record as its own patient)
   std::string skip_reason;          ///< why the record is not used; empty = usable
   std::optional<int> fold;          ///< part of a published split (1..manifest::max_fold), if any
+  std::vector<std::string> superclasses;  ///< PTB-XL diagnostic superclasses (io::ptbxl_superclasses names)
 
   [[nodiscard]] bool usable() const { return skip_reason.empty(); }
   friend bool operator==(const manifest_entry&, const manifest_entry&) = default;
@@ -66,6 +70,7 @@ class manifest {
   static constexpr std::array<std::string_view, 10> columns{
       "path", "sampling_frequency", "samples", "leads", "labels", "age", "sex", "record_id", "patient_id", "skip_reason"};
   static constexpr std::string_view fold_column = "fold";
+  static constexpr std::string_view superclasses_column = "superclasses";
   /// Folds beyond this are refused: PTB-XL has 10; 1000 leaves room without inviting typos.
   static constexpr int max_fold = 1000;
 
@@ -83,11 +88,15 @@ class manifest {
   [[nodiscard]] bool has_folds() const {
     return std::any_of(entries.begin(), entries.end(), [](const manifest_entry& e) { return e.fold.has_value(); });
   }
+  [[nodiscard]] bool has_superclasses() const {
+    return std::any_of(entries.begin(), entries.end(), [](const manifest_entry& e) { return !e.superclasses.empty(); });
+  }
 
   void write_csv(std::ostream& out) const {
-    const bool folds = has_folds();
+    const bool folds = has_folds(), superclasses = has_superclasses();
     for (std::size_t c = 0; c < columns.size(); ++c) out << (c ? "," : "") << columns[c];
     if (folds) out << ',' << fold_column;
+    if (superclasses) out << ',' << superclasses_column;
     out << '\n';
     for (const auto& e : entries) {
       std::string leads, labels;
@@ -98,6 +107,11 @@ class manifest {
                                                e.patient_id, e.skip_reason};
       for (std::size_t c = 0; c < fields.size(); ++c) out << (c ? "," : "") << quote(fields[c]);
       if (folds) out << ',' << (e.fold ? std::to_string(*e.fold) : std::string());
+      if (superclasses) {
+        std::string names;
+        for (std::size_t i = 0; i < e.superclasses.size(); ++i) names += (i ? " " : "") + e.superclasses[i];
+        out << ',' << names;
+      }
       out << '\n';
     }
   }
@@ -121,17 +135,25 @@ class manifest {
     std::vector<std::string> row;
     std::int64_t line = 0;
     if (!reader.next(row, line)) throw io_error(where(source, 1, ""), "empty file", "a header line");
-    if (row.size() != columns.size() && row.size() != columns.size() + 1) {
+    if (row.size() < columns.size()) {
       throw io_error(where(source, line, ""), std::to_string(row.size()) + " columns in the header",
-                     std::to_string(columns.size()) + " columns: " + column_list() + " (and optionally " +
-                         std::string(fold_column) + ")");
+                     std::to_string(columns.size()) + " columns: " + column_list() + optional_columns());
     }
+    std::optional<std::size_t> fold_at, superclasses_at;
     for (std::size_t c = 0; c < row.size(); ++c) {
-      const std::string_view expected = c < columns.size() ? columns[c] : fold_column;
-      if (row[c] != expected) {
-        throw io_error(where(source, line, std::string(expected)), "header column " + std::to_string(c + 1) + " is '" + row[c] + "'",
-                       "columns " + column_list() + " (and optionally " + std::string(fold_column) + ")");
+      if (c < columns.size()) {
+        if (row[c] != columns[c]) {
+          throw io_error(where(source, line, std::string(columns[c])), "header column " + std::to_string(c + 1) + " is '" + row[c] + "'",
+                         "columns " + column_list() + optional_columns());
+        }
+        continue;
       }
+      auto* at = row[c] == fold_column ? &fold_at : row[c] == superclasses_column ? &superclasses_at : nullptr;
+      if (at == nullptr || at->has_value()) {
+        throw io_error(where(source, line, row[c]), "header column " + std::to_string(c + 1) + " is '" + row[c] + "'",
+                       "columns " + column_list() + optional_columns() + ", each at most once");
+      }
+      *at = c;
     }
     const std::size_t width = row.size();
     while (reader.next(row, line)) {
@@ -158,13 +180,26 @@ class manifest {
       e.record_id = row[7];
       e.patient_id = row[8];
       e.skip_reason = row[9];
-      if (width > columns.size() && !row[10].empty()) {
-        const auto fold = parse_integer<std::int64_t>(row[10], source, line, "fold");
+      if (fold_at && !row[*fold_at].empty()) {
+        const std::string& text = row[*fold_at];
+        const auto fold = parse_integer<std::int64_t>(text, source, line, "fold");
         if (fold < 1 || fold > max_fold) {
-          throw io_error(where(source, line, std::string(fold_column)), "'" + row[10] + "'",
+          throw io_error(where(source, line, std::string(fold_column)), "'" + text + "'",
                          "an integer from 1 to " + std::to_string(max_fold) + ", or empty");
         }
         e.fold = static_cast<int>(fold);
+      }
+      if (superclasses_at) {
+        for (auto& name : split_words(row[*superclasses_at])) {
+          if (std::find(ptbxl_superclasses.begin(), ptbxl_superclasses.end(), name) == ptbxl_superclasses.end()) {
+            throw io_error(where(source, line, std::string(superclasses_column)), "'" + name + "'",
+                           "PTB-XL superclasses NORM, MI, STTC, CD or HYP, separated by spaces");
+          }
+          if (std::find(e.superclasses.begin(), e.superclasses.end(), name) != e.superclasses.end()) {
+            throw io_error(where(source, line, std::string(superclasses_column)), "'" + name + "' twice", "each superclass once");
+          }
+          e.superclasses.push_back(std::move(name));
+        }
       }
       m.entries.push_back(std::move(e));
     }
@@ -183,6 +218,10 @@ class manifest {
     error_location loc = in_file(source, std::move(field));
     loc.line = line;
     return loc;
+  }
+
+  static std::string optional_columns() {
+    return " (then optionally " + std::string(fold_column) + " and " + std::string(superclasses_column) + ")";
   }
 
   static std::string column_list() {

@@ -8,7 +8,8 @@
 /// 200, units mV, baseline = ADC zero, initial value = ADC zero, ADC resolution = the format's
 /// bit width). Unlike the C library, an explicit ADC gain of 0 is rejected by default (see
 /// `wfdb_parse_options::zero_gain_means_default`): a zero gain makes the physical signal
-/// undefined and in practice marks a broken header, so the user should decide.
+/// undefined and in practice marks a broken header, so the user should decide. A gain so small
+/// that physical values overflow (1e-300) is always rejected.
 
 #include <ecgssl/core/error.hpp>
 #include <ecgssl/io/detail/regular_file.hpp>
@@ -339,6 +340,16 @@ class header_parser {
         s.adc_gain = 200.0;
         s.adc_gain_given = false;
       }
+      // Physical = (digital - baseline) / gain, where |digital - baseline| < 2^32: a gain this
+      // small (1e-300) turns valid samples into infinities that nothing downstream flags.
+      if (!std::isfinite(4294967296.0 / s.adc_gain)) {
+        error_location where;
+        where.file = path_;
+        where.line = line;
+        where.field = "adc_gain";
+        throw data_error(where, "ADC gain " + std::string(g) + " is so small that physical values overflow",
+                         "a gain of magnitude at least 2^32 / DBL_MAX (about 2.4e-299)");
+      }
     }
     if (tok.size() >= 4) {
       s.adc_resolution = int_field<int>(tok[3], line, "adc_resolution", "a bit count such as 12 or 16");
@@ -420,7 +431,7 @@ class header_parser {
       ++line_number;
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       if (line.find('\0') != std::string_view::npos) {
-        fail(line_number, "", "NUL byte in header text", "a text file (is this a signal file?)");
+        fail(line_number, "header text", "NUL byte in header text", "a text file (is this a signal file?)");
       }
       const std::string_view body = trim(line);
       if (body.empty()) continue;

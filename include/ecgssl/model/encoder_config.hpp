@@ -159,7 +159,7 @@ struct encoder_config {
     for (std::size_t k = 0; k < required_contract_keys; ++k) {
       if (!whole.contains(contract_keys[k])) missing += (missing.empty() ? "" : ", ") + std::string(contract_keys[k]);
     }
-    if (!missing.empty()) throw config_error(in_file(source), "missing " + missing, expected);
+    if (!missing.empty()) throw config_error(in_file(source, missing), "missing " + missing, expected);
 
     // Rewritten as one options object, so types, ranges and unknown keys get from_json's checks.
     nlohmann::json options = nlohmann::json::object();

@@ -79,12 +79,24 @@ tensor<T, 2> embed_segments(finetune_model<T, B>& model, const data::segment_set
   return out;
 }
 
-/// Segment-level arrhythmia metrics (spec §6.2).
+/// The class set of a multi-label task's columns.
+inline metrics::class_set class_set_of(finetune_task task) {
+  return task == finetune_task::arrhythmia ? metrics::class_set::challenge : metrics::class_set::other;
+}
+
+/// Segment-level metrics of a multi-label model (arrhythmia: spec §6.2; superclass: the same
+/// metrics without the Challenge score).
 template <class T, class B>
 metrics::diagnosis_metrics evaluate_arrhythmia(finetune_model<T, B>& model, const data::segment_set& set, const io::lead_set& leads,
                                                std::size_t batch_size = 32) {
   if (set.size() == 0) throw data_error(at_field("evaluation set"), "no segment", "at least one labelled segment");
-  return metrics::evaluate_diagnosis(set.labels, predict_probabilities(model, set, leads, batch_size));
+  return metrics::evaluate_diagnosis(set.labels, predict_probabilities(model, set, leads, batch_size), 0.5,
+                                     class_set_of(model.options().task));
+}
+
+/// A multi-label task's headline metric from its metrics: the Challenge score or macro AUROC.
+inline double headline_metric(finetune_task task, const metrics::diagnosis_metrics& m) {
+  return task == finetune_task::arrhythmia ? m.challenge_score : m.macro_auroc;
 }
 
 /// Gallery (first segment) and probe (second segment) rows of each identity with >= 2 segments,
@@ -132,9 +144,9 @@ double evaluate_identification(finetune_model<T, B>& model, const data::segment_
 struct lead_set_evaluation {
   std::string name;   ///< as requested ("12", "I,II", ...)
   io::lead_set leads;
-  double score = 0;   ///< Challenge score (arrhythmia) or top-1 accuracy (identification)
-  metrics::diagnosis_metrics diagnosis;  ///< arrhythmia only
-  tensor<float, 2> probabilities;        ///< arrhythmia only: per segment [N, classes], for intervals
+  double score = 0;   ///< Challenge score (arrhythmia), macro AUROC (superclass) or top-1 accuracy (identification)
+  metrics::diagnosis_metrics diagnosis;  ///< multi-label tasks only
+  tensor<float, 2> probabilities;        ///< multi-label tasks only: per segment [N, classes], for intervals
 };
 
 /// Evaluates the model on every lead set in `names` (io::lead_set::parse names), in order.
@@ -144,11 +156,12 @@ std::vector<lead_set_evaluation> evaluate_lead_sets(finetune_model<T, B>& model,
   std::vector<lead_set_evaluation> out;
   for (const auto& name : names) {
     lead_set_evaluation e{name, io::lead_set::parse(name), 0.0, {}, {}};
-    if (model.options().task == finetune_task::arrhythmia) {
+    const finetune_task task = model.options().task;
+    if (is_multilabel(task)) {
       if (set.size() == 0) throw data_error(at_field("evaluation set"), "no segment", "at least one labelled segment");
       e.probabilities = predict_probabilities(model, set, e.leads, batch_size);
-      e.diagnosis = metrics::evaluate_diagnosis(set.labels, e.probabilities);
-      e.score = e.diagnosis.challenge_score;
+      e.diagnosis = metrics::evaluate_diagnosis(set.labels, e.probabilities, 0.5, class_set_of(task));
+      e.score = headline_metric(task, e.diagnosis);
     } else {
       e.score = evaluate_identification(model, set, e.leads, batch_size);
     }
@@ -157,12 +170,18 @@ std::vector<lead_set_evaluation> evaluate_lead_sets(finetune_model<T, B>& model,
   return out;
 }
 
-/// The arrhythmia metrics' 95% intervals by the bootstrap over records (metrics/bootstrap.hpp):
+/// The names of bootstrap_arrhythmia's intervals, in order (the columns of `ecgssl evaluate`).
+inline std::vector<std::string> interval_names(metrics::class_set classes) {
+  if (classes == metrics::class_set::challenge) return {"challenge_score", "auroc", "auprc", "accuracy", "f_measure"};
+  return {"auroc", "auprc", "accuracy", "f_measure"};
+}
+
+/// A multi-label model's 95% intervals by the bootstrap over records (metrics/bootstrap.hpp):
 /// each resample draws records with replacement and takes all their segments, so the segments of
-/// one record are never split between "in" and "out". Order: challenge_score, auroc, auprc,
-/// accuracy, f_measure (the columns of `ecgssl evaluate`).
+/// one record are never split between "in" and "out". Order: interval_names(classes).
 inline std::vector<metrics::bootstrap_interval> bootstrap_arrhythmia(const data::segment_set& set, const tensor<float, 2>& probabilities,
-                                                                     std::size_t resamples, std::uint64_t seed) {
+                                                                     std::size_t resamples, std::uint64_t seed,
+                                                                     metrics::class_set class_kind = metrics::class_set::challenge) {
   std::map<std::string, std::size_t> index;
   std::vector<std::vector<std::size_t>> segments_of;
   for (std::size_t i = 0; i < set.size(); ++i) {
@@ -189,8 +208,10 @@ inline std::vector<metrics::bootstrap_interval> bootstrap_arrhythmia(const data:
             ++row;
           }
         }
-        const auto m = metrics::evaluate_diagnosis(labels, probs);
-        return std::vector<double>{m.challenge_score, m.macro_auroc, m.macro_auprc, m.accuracy, m.macro_f_measure};
+        const auto m = metrics::evaluate_diagnosis(labels, probs, 0.5, class_kind);
+        std::vector<double> values{m.macro_auroc, m.macro_auprc, m.accuracy, m.macro_f_measure};
+        if (m.challenge_scored) values.insert(values.begin(), m.challenge_score);
+        return values;
       },
       resamples, seed);
 }

@@ -7,13 +7,14 @@
 /// or {"by": "folds", "valid_fold", "test_fold"}) so `evaluate` can rebuild the held-out part of
 /// the same data.
 ///
-/// Splits: arrhythmia = io::group_split by record (no record in two parts; the reference's
+/// Splits: arrhythmia and superclass = io::group_split by record (no record in two parts; the reference's
 /// segment-level split leaks records, spec §9), or by the manifest's folds (split_by_folds: a
 /// published split such as PTB-XL's strat_fold, which keeps a patient's records together);
 /// identification = io::make_identification_split with records (or patients, where the manifest
 /// names them) as identities: training identities get consecutive labels, held-out ones give
 /// gallery/probe pairs (spec §6.3).
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -48,7 +49,7 @@ inline finetune_split split_segments(const data::segment_set& all, finetune_task
                                      std::uint64_t seed, const std::vector<std::string>& patients = {}) {
   finetune_split out;
   io::python_random rng(seed);
-  if (task == finetune_task::arrhythmia) {
+  if (is_multilabel(task)) {
     const auto parts = io::group_split(std::span<const std::string>(all.record_ids), valid_fraction, rng);
     out.train = all.subset(parts.train);
     out.valid = all.subset(parts.valid);
@@ -69,6 +70,36 @@ inline finetune_split split_segments(const data::segment_set& all, finetune_task
   out.test = out.valid;
   out.train_identities = parts.train_identities;
   return out;
+}
+
+/// Keeps the segments of records with at least one label, and their entries of `patients` and
+/// `folds` (either may be empty); returns how many records were dropped. PTB-XL's superclass
+/// benchmark drops records without a diagnostic superclass: "none" is not one of its classes,
+/// and an all-negative row would teach the head that such a record is normal.
+inline std::size_t keep_labelled(data::segment_set& all, std::vector<std::string>& patients, std::vector<int>& folds) {
+  std::vector<std::size_t> keep;
+  std::vector<std::string> dropped;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    bool any = false;
+    for (std::size_t c = 0; c < all.labels.shape()[1]; ++c) any = any || all.labels(i, c) != 0.0f;
+    if (any) {
+      keep.push_back(i);
+    } else if (dropped.empty() || dropped.back() != all.record_ids[i]) {
+      dropped.push_back(all.record_ids[i]);
+    }
+  }
+  if (keep.size() == all.size()) return 0;
+  const auto pick = [&](auto& values) {
+    if (values.empty()) return;
+    std::remove_reference_t<decltype(values)> kept;
+    for (const auto i : keep) kept.push_back(values[i]);
+    values = std::move(kept);
+  };
+  pick(patients);
+  pick(folds);
+  all = all.subset(keep);
+  std::sort(dropped.begin(), dropped.end());
+  return static_cast<std::size_t>(std::unique(dropped.begin(), dropped.end()) - dropped.begin());
 }
 
 /// A published split: segments of fold `valid_fold` validate, of `test_fold` test, of any other

@@ -11,7 +11,7 @@
 /// mode only the head is trained and the encoder runs in evaluation mode.
 ///
 /// Parameter names: the encoder's fairseq-signals names (as in pre-training checkpoints), then
-/// `head.weight`, `head.bias` (arrhythmia) or `arcface.weight` (identification).
+/// `head.weight`, `head.bias` (arrhythmia, superclass: Linear(D -> 5)) or `arcface.weight` (identification).
 
 #include <array>
 #include <cmath>
@@ -37,26 +37,45 @@
 #include "../../model/detail/encoder_layout_kernels.hpp"
 #include "../../model/ecg_transformer.hpp"
 #include "../../nn/detail/common.hpp"
+#include "../../io/ptbxl_database.hpp"
 #include "../../nn/linear.hpp"
 #include "../embedding/pretrained_encoder.hpp"
 
 namespace ecgssl::pipeline {
 
-/// The downstream task (spec §6.2, §6.3).
-enum class finetune_task { arrhythmia, identification };
+/// The downstream task: the paper's arrhythmia classification (26 Challenge classes, spec §6.2)
+/// and patient identification (spec §6.3), and PTB-XL's five diagnostic superclasses (NORM, MI,
+/// STTC, CD, HYP; its benchmark task, trained like arrhythmia: a linear head, binary
+/// cross-entropy per class, but scored by macro AUROC, since the Challenge score's weights are
+/// defined for the 26 classes only).
+enum class finetune_task { arrhythmia, identification, superclass };
 
-inline const char* task_name(finetune_task t) { return t == finetune_task::arrhythmia ? "arrhythmia" : "identification"; }
+inline const char* task_name(finetune_task t) {
+  switch (t) {
+    case finetune_task::arrhythmia: return "arrhythmia";
+    case finetune_task::identification: return "identification";
+    case finetune_task::superclass: return "superclass";
+  }
+  return "unknown";
+}
 inline finetune_task parse_task(const std::string& name) {
   if (name == "arrhythmia") return finetune_task::arrhythmia;
   if (name == "identification") return finetune_task::identification;
-  throw config_error(at_field("task"), "'" + name + "'", "arrhythmia or identification");
+  if (name == "superclass") return finetune_task::superclass;
+  throw config_error(at_field("task"), "'" + name + "'", "arrhythmia, identification or superclass");
+}
+/// Whether the task is multi-label classification (a linear head and per-class sigmoids).
+inline bool is_multilabel(finetune_task t) { return t != finetune_task::identification; }
+/// The validation and summary metric of a task: the Challenge score, macro AUROC or top-1.
+inline const char* task_metric_name(finetune_task t) {
+  return t == finetune_task::arrhythmia ? "challenge_score" : t == finetune_task::superclass ? "auroc" : "top1";
 }
 
 /// What the fine-tuning model is made of.
 struct finetune_model_options {
   finetune_task task = finetune_task::arrhythmia;
   model::ecg_transformer_options encoder = model::tiny_config<float>::options();
-  std::size_t classes = io::challenge_class_count;  ///< 26 labels, or training identities
+  std::size_t classes = io::challenge_class_count;  ///< 26 or 5 labels, or training identities
   bool pretrained = true;     ///< false: Random Init. (extractor trainable, feature_grad_mult 1)
   bool linear_probe = false;  ///< train the head only (encoder frozen, evaluation mode)
   double arcface_scale = 192.0;
@@ -104,7 +123,7 @@ class finetune_model {
   /// Builds the model with random initial values drawn from `seed` (spec §3.10).
   explicit finetune_model(finetune_model_options options, std::uint64_t seed = 1)
       : options_(checked(options)), encoder_(options_.encoder) {
-    if (options_.task == finetune_task::arrhythmia) {
+    if (is_multilabel(options_.task)) {
       head_ = std::make_unique<nn::linear<T, Backend, 2>>(nn::linear_options{
           .in_features = dim(), .out_features = options_.classes, .bias = true, .init = nn::linear_init::xavier_uniform});
     } else {
@@ -139,7 +158,7 @@ class finetune_model {
   [[nodiscard]] const parameter_store<T>& store() const { return store_; }
   [[nodiscard]] encoder_type& encoder() { return encoder_; }
   [[nodiscard]] std::size_t dim() const { return options_.encoder.embed_dim; }
-  /// The identification head (config_error for an arrhythmia model).
+  /// The identification head (config_error for a classification model).
   [[nodiscard]] arcface_type& arcface_loss() {
     require_task(finetune_task::identification);
     return *arcface_;
@@ -174,17 +193,17 @@ class finetune_model {
     return pooled_;
   }
 
-  /// Arrhythmia logits: x: [batch, 12, samples] (host) -> [batch, 26], on the backend.
+  /// Class logits: x: [batch, 12, samples] (host) -> [batch, classes], on the backend.
   const activation<2>& logits(const tensor<T, 3>& x) {
-    require_task(finetune_task::arrhythmia);
+    require_multilabel();
     embed(x);
     head_->forward(pooled_, logits_);
     return logits_;
   }
 
-  /// Backward of logits(): accumulates every trainable parameter gradient from d_logits [batch, 26].
+  /// Backward of logits(): accumulates every trainable parameter gradient from d_logits [batch, classes].
   void backward_logits(const activation<2>& d_logits) {
-    require_task(finetune_task::arrhythmia);
+    require_multilabel();
     nn::detail::zero_like(d_pooled_, pooled_.shape());
     head_->backward(d_logits, d_pooled_);
     backward_pooled();
@@ -220,7 +239,10 @@ class finetune_model {
 
  private:
   static finetune_model_options checked(finetune_model_options o) {
-    if (o.classes == 0) throw config_error(at_field("classes"), "0", "at least one class (26 labels or the identities)");
+    if (o.classes == 0) throw config_error(at_field("classes"), "0", "at least one class (26 or 5 labels, or the identities)");
+    if (o.task == finetune_task::superclass && o.classes != io::ptbxl_superclasses.size()) {
+      throw config_error(at_field("classes"), std::to_string(o.classes), "5 for the superclass task (NORM, MI, STTC, CD, HYP)");
+    }
     o.encoder.pretraining_heads = false;
     o.encoder.apply_mask = false;
     // spec §6.1: a pre-trained extractor is frozen (GradMultiply 0); Random Init. trains it.
@@ -230,6 +252,12 @@ class finetune_model {
                          "12 (reduced lead sets are zero-filled to 12 channels, spec §3.1)");
     }
     return o;
+  }
+  void require_multilabel() const {
+    if (!is_multilabel(options_.task)) {
+      throw config_error(at_field("task"), std::string("the model is for ") + task_name(options_.task),
+                         "an arrhythmia or superclass model");
+    }
   }
   void require_task(finetune_task t) const {
     if (options_.task != t) {

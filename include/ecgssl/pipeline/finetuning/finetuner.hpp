@@ -174,7 +174,7 @@ class finetuner {
       rec.train_loss = loss_sum / static_cast<double>(per_epoch);
       if (valid != nullptr && valid->size() > 0) {
         rec.valid_metric = id_task ? evaluate_identification(*model_, *valid, options_.leads)
-                                   : evaluate_arrhythmia(*model_, *valid, options_.leads).challenge_score;
+                                   : headline_metric(model_->options().task, evaluate_arrhythmia(*model_, *valid, options_.leads));
       }
       // Without validation the last epoch is kept; with it, the best (ties keep the earlier one).
       const double metric = valid != nullptr ? rec.valid_metric : static_cast<double>(epoch);

@@ -12,6 +12,18 @@
 /// position (epoch, batch) is in the checkpoint, so the same seed and thread count give the same
 /// loss curve, and a run resumed from the checkpoint of update k gives the updates k+1... of the
 /// uninterrupted run.
+///
+/// Data parallelism (a distributed::communicator of N ranks): an update takes G = N x update_freq
+/// consecutive micro-batches of the one global sequence (every epoch's seeded order, epoch after
+/// epoch); rank r takes the update_freq batches at positions r x update_freq ... of them, and
+/// its micro-steps are numbered as in a one-process run with update_freq G. So N ranks x F equal
+/// one rank x N F micro-batches: the same batches, the same random draws, the same sample size;
+/// only the order of the floating-point sum of the gradients differs. Each rank back-propagates
+/// its summed loss; gradients, sample sizes and the logged sums are summed over the ranks
+/// (blocking all-reduce of the flat gradient buffer after the last micro-batch), and every rank
+/// takes the same optimizer step. CMSC's negatives and the quantizer's diversity statistics stay
+/// within a micro-batch, as in the reference's DDP runs. Rank 0 writes checkpoints (the others
+/// wait); every rank resumes from the file, with any N whose N x update_freq is the checkpoint's.
 
 #include <chrono>
 #include <cstdint>
@@ -19,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -28,6 +41,7 @@
 #include "../../core/parameter_store.hpp"
 #include "../../core/philox.hpp"
 #include "../../data/batch_loader.hpp"
+#include "../../distributed/communicator.hpp"
 #include "../../io/checkpoint.hpp"
 #include "../../optim/adam.hpp"
 #include "../../optim/fixed_schedule.hpp"
@@ -51,6 +65,8 @@ struct pretrainer_options {
   /// What the data went through (data/preprocessing.hpp names): written to checkpoints so every
   /// later use applies the same, checked on resume.
   std::string preprocess = "none";
+  /// The ranks of a data-parallel run (null: this process alone). Not owned; outlives the trainer.
+  distributed::communicator* communicator = nullptr;
 };
 
 /// See the file comment. `Source` is a data::segment_source whose parts() matches the criterion.
@@ -71,10 +87,21 @@ class pretrainer {
     }
     if (options_.batch_items == 0) throw config_error(at_field("batch_pairs"), "0", "at least 1");
     if (options_.update_freq == 0) throw config_error(at_field("update_freq"), "0", "at least 1");
+    if (options_.communicator == nullptr) options_.communicator = &alone_;
+    comm_ = options_.communicator;
+    if (comm_->size() > 1 && !std::is_same_v<backend_type, host>) {
+      throw config_error(at_field("--device"), "several ranks on a GPU backend",
+                         "the host backend for MPI data parallelism (NCCL all-reduce is not built yet)");
+    }
     objective_->encoder().declare_parameters(store_);
     store_.allocate();
     objective_->encoder().initialize(
         random_stream(options_.seed, stream_id({static_cast<std::uint64_t>(rng_purpose::init)})));
+    // Every rank initialises from the same seed; rank 0's values are sent anyway, so no rank can
+    // start from other weights (another build, another BLAS).
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      comm_->broadcast(store_.values(), 0);
+    }
     if constexpr (requires { objective_->criterion().set_seed(options_.seed); }) {
       objective_->criterion().set_seed(options_.seed);
     }
@@ -109,15 +136,29 @@ class pretrainer {
     double loss_sum = 0.0, sample_size = 0.0;
     std::size_t segments = 0;
     std::vector<std::pair<std::string, double>> terms;
+    const std::uint64_t global = global_micro_batches();
     for (std::size_t k = 0; k < options_.update_freq; ++k) {
       const data::batch b = next_batch();
-      const auto micro = static_cast<std::uint64_t>(u) * options_.update_freq + k;
+      // The micro-step a one-process run with update_freq G gives this batch (file comment).
+      const auto micro = static_cast<std::uint64_t>(u) * global +
+                         static_cast<std::uint64_t>(comm_->rank()) * options_.update_freq + k;
       const micro_batch_result r = objective_->accumulate(b, options_.seed, micro, u);
       loss_sum += r.loss_sum;
       sample_size += r.sample_size;
       segments += b.signals.shape()[0];
       if (terms.empty()) terms = r.terms;
       else for (std::size_t i = 0; i < terms.size(); ++i) terms[i].second += r.terms[i].second;
+    }
+    position_ += global;
+    if (comm_->size() > 1) {
+      if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) comm_->all_reduce_sum(store_.grads());
+      std::vector<double> sums{loss_sum, sample_size, static_cast<double>(segments)};
+      for (const auto& t : terms) sums.push_back(t.second);
+      comm_->all_reduce_sum(std::span<double>(sums));
+      loss_sum = sums[0];
+      sample_size = sums[1];
+      segments = static_cast<std::size_t>(sums[2]);
+      for (std::size_t i = 0; i < terms.size(); ++i) terms[i].second = sums[3 + i];
     }
     // spec §4.4: the summed gradient divided by the total sample size (masked frames)
     training_->step(1.0 / sample_size);
@@ -164,7 +205,9 @@ class pretrainer {
     j["method"] = options_.method;
     j["preprocess"] = options_.preprocess;
     j["batch_items"] = options_.batch_items;
-    j["update_freq"] = options_.update_freq;
+    // What the batches and draws depend on is the global number of micro-batches per update:
+    // N ranks x update_freq (written as "update_freq" for one rank, as before data parallelism).
+    j["update_freq"] = global_micro_batches();
     j["seed"] = options_.seed;
     j["learning_rate"] = options_.learning_rate;
     j["weight_decay"] = options_.weight_decay;
@@ -181,11 +224,14 @@ class pretrainer {
       ck.add_tensor<T>(t.name, t.shape, std::span<const T>(t.values.data(), t.values.size()));
     }
     ck.add_scalar("trainer.step", synced.step_count());
-    ck.add_scalar("trainer.epoch", static_cast<std::int64_t>(epoch_));
-    ck.add_scalar("trainer.batch", static_cast<std::int64_t>(batch_in_epoch_));
+    const auto [epoch, batch] = epoch_and_batch(position_);
+    ck.add_scalar("trainer.epoch", static_cast<std::int64_t>(epoch));
+    ck.add_scalar("trainer.batch", static_cast<std::int64_t>(batch));
     ck.add_scalar("trainer.seed", static_cast<std::int64_t>(options_.seed));
     ck.set_config(config_json().dump());
-    ck.save(path);
+    // One writer: rank 0 (every rank holds the same values); the others wait for the file.
+    if (comm_->rank() == 0) ck.save(path);
+    comm_->barrier();
   }
 
   /// Restores a checkpoint written by save_checkpoint of the same configuration (config_error
@@ -243,27 +289,59 @@ class pretrainer {
     for (const auto& [name, values] : state) host_optimizer.load_state_tensor(name, std::span<const T>(values));
     host_optimizer.set_step_count(step);
     training_->loaded_on_host();
-    epoch_ = static_cast<std::uint64_t>(epoch);
-    batch_in_epoch_ = static_cast<std::size_t>(batch);
+    position_ = static_cast<std::uint64_t>(epoch) * loader_->batches_per_epoch() + static_cast<std::uint64_t>(batch);
     started_ = false;
   }
 
  private:
+  [[nodiscard]] std::uint64_t global_micro_batches() const {
+    return static_cast<std::uint64_t>(comm_->size()) * options_.update_freq;
+  }
+
+  // A global batch position as the checkpoint's (epoch, batch): the epoch of the last batch taken
+  // and how many of its batches were taken (batches_per_epoch() at an epoch's end, as a
+  // one-process run leaves it).
+  [[nodiscard]] std::pair<std::uint64_t, std::size_t> epoch_and_batch(std::uint64_t position) const {
+    const std::uint64_t per_epoch = loader_->batches_per_epoch();
+    if (position > 0 && position % per_epoch == 0) return {position / per_epoch - 1, static_cast<std::size_t>(per_epoch)};
+    return {position / per_epoch, static_cast<std::size_t>(position % per_epoch)};
+  }
+
+  // This rank's batches of epoch `epoch` from global position `from` on: position q belongs to
+  // rank (q mod G) / update_freq.
+  [[nodiscard]] std::vector<std::size_t> my_batches(std::uint64_t epoch, std::uint64_t from) const {
+    const std::uint64_t per_epoch = loader_->batches_per_epoch(), global = global_micro_batches();
+    std::vector<std::size_t> out;
+    for (std::uint64_t i = 0; i < per_epoch; ++i) {
+      const std::uint64_t q = epoch * per_epoch + i;
+      if (q >= from && (q % global) / options_.update_freq == static_cast<std::uint64_t>(comm_->rank())) {
+        out.push_back(static_cast<std::size_t>(i));
+      }
+    }
+    return out;
+  }
+
+  // The next batch of this rank: the loader runs one epoch at a time over this rank's batches.
   data::batch next_batch() {
+    const std::uint64_t per_epoch = loader_->batches_per_epoch();
     if (!started_) {
-      loader_->start_epoch(epoch_);
-      for (std::size_t i = 0; i < batch_in_epoch_; ++i) loader_->next();  // resume: skip consumed batches
+      loader_epoch_ = position_ / per_epoch;
+      start_loader(position_);
       started_ = true;
     }
-    auto b = loader_->next();
-    if (!b) {
-      ++epoch_;
-      batch_in_epoch_ = 0;
-      loader_->start_epoch(epoch_);
-      b = loader_->next();
+    for (;;) {
+      if (loader_running_) {
+        if (auto b = loader_->next()) return std::move(*b);
+      }
+      ++loader_epoch_;
+      start_loader(loader_epoch_ * per_epoch);
     }
-    ++batch_in_epoch_;
-    return std::move(*b);
+  }
+
+  void start_loader(std::uint64_t from) {
+    auto batches = my_batches(loader_epoch_, from);
+    loader_running_ = !batches.empty();  // an empty list would mean every batch to the loader
+    if (loader_running_) loader_->start_epoch(loader_epoch_, std::move(batches));
   }
 
   Objective* objective_;
@@ -272,8 +350,11 @@ class pretrainer {
   parameter_store<T> store_;
   std::optional<training_type> training_;
   std::unique_ptr<loader_type> loader_;
-  std::uint64_t epoch_ = 0;
-  std::size_t batch_in_epoch_ = 0;
+  distributed::single_process alone_;
+  distributed::communicator* comm_ = nullptr;
+  std::uint64_t position_ = 0;      // global batches taken by all ranks (epoch x batches_per_epoch + batch)
+  std::uint64_t loader_epoch_ = 0;  // the epoch this rank's loader is in
+  bool loader_running_ = false;
   bool started_ = false;
   std::int64_t total_steps_ = 0;
   double elapsed_ = 0.0;
