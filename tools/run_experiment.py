@@ -308,38 +308,53 @@ def superclass_report(a, out):
     if not all(p.exists() for p in paths.values()):
         return None, []
     evals = {k: json.load(open(p)) for k, p in paths.items()}
-    summary = {}
-    for name in models():
-        per = {}
-        for k in LEAD_SETS:
-            vals = [evals[(name, s)][k]["auroc"] for s in a.seeds]
-            if any(v is None for v in vals):
-                sys.exit(f"superclass {name} {k} leads: auroc undefined for some seed")
-            mean, lo, hi = seed_summary(vals)
-            per[k] = {"per_seed": vals, "mean": mean, "seed_low": lo, "seed_high": hi,
-                      "bootstrap_seed1": evals[(name, a.seeds[0])][k].get("intervals", {}).get("auroc"),
-                      "segments": evals[(name, a.seeds[0])][k]["segments"]}
-        summary[name] = per
+    summary = {name: {k: dict(seed_entry(a, evals, name, k, "auroc"),
+                               segments=evals[(name, a.seeds[0])][k]["segments"]) for k in LEAD_SETS}
+               for name in models()}
     lines = ["PTB-XL diagnostic superclasses (NORM, MI, STTC, CD, HYP) on the 500 raw PTB-XL records, "
-             "test fold 10:", "",
-             "| macro AUROC: mean [95% interval over seeds] | " + " | ".join(
-                 "12-lead" if k == "12" else f"P-{k}-lead" for k in LEAD_SETS) + " |",
-             "| --- |" + " --- |" * len(LEAD_SETS)]
+             "test fold 10:", ""]
+    lines += seed_table("macro AUROC", {name: summary[name] for name in models()}, None)
+    lines += ["", f"Seed {a.seeds[0]} alone, with 95% bootstrap intervals over the test records:", ""]
+    lines += bootstrap_table(a, evals, "macro AUROC", "auroc") + [""]
+    return summary, lines
+
+
+def seed_entry(a, evals, name, k, metric):
+    """One model's `metric` at lead set `k` over the seeds: values, mean, t interval, seed 1's bootstrap."""
+    vals = [evals[(name, s)][k][metric] for s in a.seeds]
+    if any(v is None for v in vals):  # AUROC of a test part where no class is both present and absent
+        sys.exit(f"{name} {k} leads: {metric} undefined for some seed")
+    mean, lo, hi = seed_summary(vals)
+    return {"per_seed": vals, "mean": mean, "seed_low": lo, "seed_high": hi,
+            "bootstrap_seed1": evals[(name, a.seeds[0])][k].get("intervals", {}).get(metric)}
+
+
+def seed_table(title, per_model, metric):
+    """Markdown rows: mean [seed interval] per model and lead set; `metric` picks the entry (None:
+    the entries are the metric's own)."""
+    rows = [f"| {title}: mean [95% interval over seeds] | " + " | ".join(
+                "12-lead" if k == "12" else f"P-{k}-lead" for k in LEAD_SETS) + " |",
+            "| --- |" + " --- |" * len(LEAD_SETS)]
+    for name, per in per_model.items():
+        cells = []
+        for k in LEAD_SETS:
+            e = per[k][metric] if metric else per[k]
+            cells.append(f"{e['mean']:.3f} [{e['seed_low']:.3f}, {e['seed_high']:.3f}]")
+        rows.append(f"| {LABELS[name]} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def bootstrap_table(a, evals, title, metric):
+    """Markdown rows: seed 1's value [bootstrap interval] per model and lead set."""
+    rows = [f"| {title}, seed {a.seeds[0]} | " + " | ".join(LEAD_SETS) + " |", "| --- |" + " --- |" * len(LEAD_SETS)]
     for name in models():
-        lines.append(f"| {LABELS[name]} | " + " | ".join(
-            f"{summary[name][k]['mean']:.3f} [{summary[name][k]['seed_low']:.3f}, {summary[name][k]['seed_high']:.3f}]"
-            for k in LEAD_SETS) + " |")
-    lines += ["", f"Seed {a.seeds[0]} alone, with 95% bootstrap intervals over the test records:", "",
-              f"| macro AUROC, seed {a.seeds[0]} | " + " | ".join(LEAD_SETS) + " |", "| --- |" + " --- |" * len(LEAD_SETS)]
-    for name in models():
-        row = []
+        cells = []
         for k in LEAD_SETS:
             e = evals[(name, a.seeds[0])][k]
-            b = e.get("intervals", {}).get("auroc")
-            row.append(f"{e['auroc']:.3f}" + (f" [{b[0]:.3f}, {b[1]:.3f}]" if b else ""))
-        lines.append(f"| {LABELS[name]} | " + " | ".join(row) + " |")
-    lines.append("")
-    return summary, lines
+            b = e.get("intervals", {}).get(metric)
+            cells.append(f"{e[metric]:.3f}" + (f" [{b[0]:.3f}, {b[1]:.3f}]" if b else ""))
+        rows.append(f"| {LABELS[name]} | " + " | ".join(cells) + " |")
+    return rows
 
 
 def t_quantile_975(df):
@@ -362,15 +377,7 @@ def stage_report(a, out):
     for name in models():
         per = {}
         for k in LEAD_SETS:
-            entry = {}
-            for metric in ["challenge_score", "auroc"]:
-                vals = [evals[(name, s)][k][metric] for s in a.seeds]
-                if any(v is None for v in vals):  # AUROC of a test part where no class is both present and absent
-                    sys.exit(f"{name} {k} leads: {metric} undefined for some seed")
-                mean, lo, hi = seed_summary(vals)
-                boot = evals[(name, a.seeds[0])][k].get("intervals", {}).get(metric)
-                entry[metric] = {"per_seed": vals, "mean": mean, "seed_low": lo, "seed_high": hi,
-                                 "bootstrap_seed1": boot}
+            entry = {metric: seed_entry(a, evals, name, k, metric) for metric in ["challenge_score", "auroc"]}
             entry["segments"] = evals[(name, a.seeds[0])][k]["segments"]
             per[k] = entry
         summary["models"][name] = per
@@ -379,29 +386,14 @@ def stage_report(a, out):
         summary["superclass"] = superclass
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
 
-    def cell(e):
-        return f"{e['mean']:.3f} [{e['seed_low']:.3f}, {e['seed_high']:.3f}]"
-
     lines = []
     for metric, title in [("challenge_score", "Challenge score"), ("auroc", "macro AUROC")]:
-        lines += [f"| {title}: mean [95% interval over seeds] | 12-lead | P-6-lead | P-3-lead | P-2-lead | P-1-lead |",
-                  "| --- | --- | --- | --- | --- | --- |"]
-        for name in models():
-            lines.append(f"| {LABELS[name]} | " + " | ".join(cell(summary['models'][name][k][metric]) for k in LEAD_SETS) + " |")
-        lines.append("")
+        lines += seed_table(title, {name: summary["models"][name] for name in models()}, metric) + [""]
     lines.append(f"Seed {a.seeds[0]} alone, with 95% bootstrap intervals over the test records "
                  f"({a.bootstrap} resamples):")
     lines.append("")
     for metric, title in [("challenge_score", "Challenge score"), ("auroc", "macro AUROC")]:
-        lines += [f"| {title}, seed {a.seeds[0]} | " + " | ".join(LEAD_SETS) + " |", "| --- |" + " --- |" * len(LEAD_SETS)]
-        for name in models():
-            row = []
-            for k in LEAD_SETS:
-                e = evals[(name, a.seeds[0])][k]
-                b = e.get("intervals", {}).get(metric)
-                row.append(f"{e[metric]:.3f}" + (f" [{b[0]:.3f}, {b[1]:.3f}]" if b else ""))
-            lines.append(f"| {LABELS[name]} | " + " | ".join(row) + " |")
-        lines.append("")
+        lines += bootstrap_table(a, evals, title, metric) + [""]
     lines += superclass_lines
     text = "\n".join(lines) + "\n"
     (out / "results.md").write_text(text)
