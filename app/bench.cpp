@@ -19,11 +19,13 @@
 #include <ecgssl/core/philox.hpp>
 #include <ecgssl/core/threading.hpp>
 #include <ecgssl/model/encoder_config.hpp>
+#include <ecgssl/nn/detail/onednn_matmul.hpp>
 #include <ecgssl/pipeline/pretraining/benchmark.hpp>
 
 #include "commands.hpp"
 #include "detail/cli11_run.hpp"
 #include "detail/device_option.hpp"
+#include "detail/precision_option.hpp"
 
 namespace ecgssl::cli {
 
@@ -48,10 +50,13 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out, std::ostr
   app.add_option("--steps", steps, "timed updates after one warm-up")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "OpenMP threads (0 = default)")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_flag("--json", json, "one JSON object instead of text");
-  std::string device = "host";
+  std::string device = "host", precision_text = "fp32";
   detail::add_device_option(app, device);
+  detail::add_precision_option(app, precision_text);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
     const auto where = detail::parse_device(device);
+    const precision mode = detail::parse_precision_option(precision_text, where);
+    const precision_scope products(mode);
     (void)where;  // only a build with CUDA has a second device
     const auto options = model::encoder_config::resolve(config);
     if (threads > 0) set_threads(threads);
@@ -91,15 +96,20 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out, std::ostr
       j["infer_ms_per_segment_b32"] = b32;
       j["infer_gflop_per_s_b32"] = forward / (b32 * 1e-3) / 1e9;
       j["peak_rss_mib"] = rss;
+      j["precision"] = std::string(to_string(mode));
+      // The ISA oneDNN dispatches to, and what computes the bf16 products on it.
+      j["isa"] = nn::detail::onednn_cpu_isa();
+      j["bf16_products"] = nn::detail::bf16_product_kernels();
       out << j.dump() << "\n";
     } else {
       out << "bench: config " << config << ", " << timings.parameters << " parameters, " << max_threads()
-          << " threads, device " << device << "\n"
+          << " threads, device " << device << ", precision " << to_string(mode) << "\n"
           << "  train: " << train_s << " s/step, " << static_cast<double>(segments) / train_s << " segments/s, "
           << train_gflops << " GFLOP/s (" << segments << " segments per step)\n"
           << "  inference: " << b1 << " ms/segment at batch 1, " << b32 << " ms/segment at batch 32 ("
           << forward / (b32 * 1e-3) / 1e9 << " GFLOP/s)\n"
           << "  peak RSS: " << rss << " MiB\n";
+      if (mode == precision::bf16) out << "  bf16 products: " << nn::detail::bf16_product_kernels() << "\n";
     }
     return 0;
   });

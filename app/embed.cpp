@@ -38,6 +38,7 @@
 #include "commands.hpp"
 #include "detail/cli11_run.hpp"
 #include "detail/device_option.hpp"
+#include "detail/precision_option.hpp"
 #include "detail/output_target.hpp"
 
 namespace ecgssl::cli {
@@ -140,10 +141,12 @@ int run_embed(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::string preprocess;
   app.add_option("--preprocess", preprocess, "none or bandpass,zscore: only for a checkpoint that records none (default: the checkpoint's)");
   app.add_option("--batch", batch, "with --stream: windows per forward")->capture_default_str()->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
-  std::string device = "host";
+  std::string device = "host", precision_text = "fp32";
   detail::add_device_option(app, device);
+  detail::add_precision_option(app, precision_text);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
     const auto where = detail::parse_device(device);
+    const precision_scope products(detail::parse_precision_option(precision_text, where));
     const bool npy = output.size() >= 4 && output.compare(output.size() - 4, 4, ".npy") == 0;
     const bool csv = output.size() >= 4 && output.compare(output.size() - 4, 4, ".csv") == 0;
     if (stream) {

@@ -29,6 +29,7 @@
 #include "commands.hpp"
 #include "detail/cli11_run.hpp"
 #include "detail/device_option.hpp"
+#include "detail/precision_option.hpp"
 #include "detail/format.hpp"
 #include "detail/evaluate_run.hpp"
 
@@ -54,10 +55,12 @@ int run_evaluate(const std::vector<std::string>& args, std::ostream& out, std::o
   app.add_option("--bootstrap-seed", bootstrap_seed, "seed of the bootstrap's draws")->capture_default_str();
   std::string preprocess;
   app.add_option("--preprocess", preprocess, "none or bandpass,zscore: only for a checkpoint that records none (default: the checkpoint's)");
-  std::string device = "host";
+  std::string device = "host", precision_text = "fp32";
   detail::add_device_option(app, device);
+  detail::add_precision_option(app, precision_text);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
   const auto where = detail::parse_device(device);
+  const precision_scope products(detail::parse_precision_option(precision_text, where));
 
   std::vector<std::string> sets;
   for (const auto& n : lead_names) {

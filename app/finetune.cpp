@@ -36,6 +36,7 @@
 #include "commands.hpp"
 #include "detail/cli11_run.hpp"
 #include "detail/device_option.hpp"
+#include "detail/precision_option.hpp"
 #include "detail/finetune_run.hpp"
 #include "detail/format.hpp"
 #include "detail/output_target.hpp"
@@ -85,10 +86,13 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
   app.add_option("--preprocess", preprocess, "none or bandpass,zscore (default: the pre-trained checkpoint's; none with --random-init); "
                                               "recorded in the fine-tuned checkpoint");
   app.add_option("--out", out_path, "where to write the fine-tuned checkpoint")->required();
-  std::string device = "host";
+  std::string device = "host", precision_text = "fp32";
   detail::add_device_option(app, device);
+  detail::add_precision_option(app, precision_text);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
   const auto where = detail::parse_device(device);
+  const precision mode = detail::parse_precision_option(precision_text, where);
+  const precision_scope products(mode);
   if (checkpoint.empty() && !random_init) {
     err << "ecgssl finetune: give --checkpoint CK (pre-trained) or --random-init\n";
     return 2;
@@ -151,6 +155,7 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
   job.training.seed = seed;
   if (lr > 0) job.training.learning_rate = lr;
   job.training.leads = leads;
+  job.training.precision = mode;
   job.split = &split;
   job.info.model = mo;
   job.info.leads = leads_text;
@@ -160,6 +165,7 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
   job.info.split_by_folds = by_folds;
   job.info.valid_fold = valid_fold;
   job.info.test_fold = test_fold;
+  job.info.precision = mode;
   job.out_path = out_path;
 #if defined(ECGSSL_CLI_WITH_CUDA)
   if (where == detail::compute_device::cuda) return detail::finetune_on_cuda(job, out);

@@ -4,6 +4,7 @@
 #include "commands.hpp"
 #include "detail/world.hpp"
 
+#include <ecgssl/nn/detail/onednn_matmul.hpp>
 #include <ecgssl/version.hpp>
 
 #include <csignal>
@@ -28,7 +29,8 @@ std::map<std::string, entry> subcommands() {
   std::map<std::string, entry> all;
   all.emplace("version", entry{"print the ecgssl version",
                                [](const std::vector<std::string>&, std::ostream& out, std::ostream&) {
-                                 out << "ecgssl " << ECGSSL_VERSION_STRING << "\n";
+                                 out << "ecgssl " << ECGSSL_VERSION_STRING << "\n"
+                                     << "bf16 products: " << ecgssl::nn::detail::bf16_product_kernels() << "\n";
                                  return 0;
                                }});
   all.emplace("inspect", entry{"show what WFDB / Challenge records hold (--json for JSON lines)",

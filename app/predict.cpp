@@ -27,6 +27,7 @@
 #include "commands.hpp"
 #include "detail/cli11_run.hpp"
 #include "detail/format.hpp"
+#include "detail/precision_option.hpp"
 
 namespace ecgssl::cli {
 
@@ -42,7 +43,10 @@ int run_predict(const std::vector<std::string>& args, std::ostream& out, std::os
   app.add_option("records", records, "WFDB records (header paths, .hea optional)")->required();
   std::string preprocess;
   app.add_option("--preprocess", preprocess, "none or bandpass,zscore: only for a checkpoint that records none (default: the checkpoint's)");
+  std::string precision_text = "fp32";
+  detail::add_precision_option(app, precision_text);
   return detail::run_cli11(app, args, out, err, [&]() -> int {
+  const precision_scope products(detail::parse_precision_option(precision_text, detail::compute_device::host));
 
   pipeline::finetune_checkpoint_info info;
   {

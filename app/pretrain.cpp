@@ -20,6 +20,7 @@
 #include "commands.hpp"
 #include "detail/cli11_run.hpp"
 #include "detail/device_option.hpp"
+#include "detail/precision_option.hpp"
 #include "detail/output_target.hpp"
 #include "detail/pretrain_run.hpp"
 #include "detail/skip_summary.hpp"
@@ -55,9 +56,11 @@ int run_pretrain(const std::vector<std::string>& args, std::ostream& out, std::o
   app.add_option("--plot-svg", s.plot_svg, "loss curve as SVG");
   std::string device = "host";
   detail::add_device_option(app, device);
+  detail::add_precision_option(app, s.precision);
   return detail::run_cli11(app, args, out, err, [&] {
     const auto method = pipeline::parse_pretrain_method(s.method);  // fail before reading any data
     const auto where = detail::parse_device(device);
+    (void)detail::parse_precision_option(s.precision, where);
     const auto options = model::encoder_config::resolve(s.config);
     {
       // Refuse a batch this machine cannot hold before the data is read (a lower bound:

@@ -15,6 +15,14 @@ table reports the fastest round of each (the machine is shared) and the ratio.
 Environment as in benchmarks/compare_pytorch.py: OMP_NUM_THREADS = --threads for both sides and
 the tuned allocator/OpenMP variables of spec section 11 unless --default-env.
 
+--precision bf16 runs `ecgssl bench --precision bf16` (bf16 product operands, float32 accumulation)
+against PyTorch under torch.autocast(device, torch.bfloat16) around the forward and the loss (the
+recommended use: backward and the optimizer outside it). --torch-python names the interpreters
+whose PyTorch runs (default: this one); --venv DIR adds a virtual environment with PyTorch 2.x
+from the package index, created there (pip install torch) when it does not exist yet, e.g.
+    /usr/bin/python3 benchmarks/pretrain_throughput.py --precision bf16 --venv ~/torch2 \
+        --torch-python /usr/bin/python3 --configs tiny small base
+
 --device cuda runs both sides on the GPU (`ecgssl bench --device cuda`, from a build with CUDA;
 PyTorch with its model and data on the GPU, TF32 off as in ecgssl, synchronised before each clock
 reading), e.g.
@@ -33,7 +41,7 @@ sys.path.insert(0, HERE)
 from compare_pytorch import environment  # noqa: E402  (the same variables for both programs)
 
 
-def pytorch_child(config, pairs, steps, threads, device="cpu"):
+def pytorch_child(config, pairs, steps, threads, device="cpu", precision="fp32"):
     """Runs in a child process; prints one JSON line with s/step."""
     import torch
     import torch.nn.functional as F
@@ -55,35 +63,39 @@ def pytorch_child(config, pairs, steps, threads, device="cpu"):
     masked = int(round(0.36 * frames))
     negatives, kappa = 100, 0.1
 
+    autocast = torch.autocast("cuda" if device != "cpu" else "cpu", dtype=torch.bfloat16,
+                              enabled=precision == "bf16")
+
     def update(step):
-        opt.zero_grad(set_to_none=False)
-        mask = torch.zeros(segments, frames, dtype=torch.bool)
-        for s in range(segments):
-            mask[s, torch.randperm(frames)[:masked]] = True
-        mask = mask.to(device)
-        out = model(x, mask=mask, num_updates=step)
-        pred = out["predictions"].view(segments, masked, -1)
-        targ = out["targets"].view(segments, masked, -1)
-        idx = torch.randint(0, masked - 1, (segments, masked, negatives), device=device)
-        idx = idx + (idx >= torch.arange(masked, device=device)[None, :, None]).long()
-        negs = torch.stack([targ[s][idx[s]] for s in range(segments)])
-        cand = torch.cat([targ.unsqueeze(2), negs], dim=2)
-        logits = torch.cosine_similarity(pred.unsqueeze(2), cand, dim=-1) / kappa
-        same = (targ.unsqueeze(2) == negs).all(-1)
-        logits[..., 1:] = logits[..., 1:].masked_fill(same, float("-inf"))
-        w2v = F.cross_entropy(logits.reshape(-1, negatives + 1),
-                              torch.zeros(segments * masked, dtype=torch.long, device=device), reduction="sum")
-        gv = o.latent_groups * o.latent_vars
-        diversity = (gv - out["prob_perplexity"]) / gv
-        penalty = out["features"].pow(2).mean()
-        h = out["encoded"]
-        g = h.sum(dim=1) / (h != 0).sum(dim=1)
-        g = g / torch.clamp(g.detach().norm(dim=1, keepdim=True), min=1e-8)
-        lam = g[0::2] @ g[1::2].t() / 0.1
-        target = torch.arange(pairs, device=device)
-        cmsc = 0.5 * F.cross_entropy(lam, target) + 0.5 * F.cross_entropy(lam.t(), target)
-        n_m = segments * masked
-        loss = (w2v + n_m * (0.1 * diversity + 10.0 * penalty + cmsc)) / n_m
+        with autocast:
+            opt.zero_grad(set_to_none=False)
+            mask = torch.zeros(segments, frames, dtype=torch.bool)
+            for s in range(segments):
+                mask[s, torch.randperm(frames)[:masked]] = True
+            mask = mask.to(device)
+            out = model(x, mask=mask, num_updates=step)
+            pred = out["predictions"].view(segments, masked, -1)
+            targ = out["targets"].view(segments, masked, -1)
+            idx = torch.randint(0, masked - 1, (segments, masked, negatives), device=device)
+            idx = idx + (idx >= torch.arange(masked, device=device)[None, :, None]).long()
+            negs = torch.stack([targ[s][idx[s]] for s in range(segments)])
+            cand = torch.cat([targ.unsqueeze(2), negs], dim=2)
+            logits = torch.cosine_similarity(pred.unsqueeze(2), cand, dim=-1) / kappa
+            same = (targ.unsqueeze(2) == negs).all(-1)
+            logits[..., 1:] = logits[..., 1:].masked_fill(same, float("-inf"))
+            w2v = F.cross_entropy(logits.reshape(-1, negatives + 1),
+                                  torch.zeros(segments * masked, dtype=torch.long, device=device), reduction="sum")
+            gv = o.latent_groups * o.latent_vars
+            diversity = (gv - out["prob_perplexity"]) / gv
+            penalty = out["features"].pow(2).mean()
+            h = out["encoded"]
+            g = h.sum(dim=1) / (h != 0).sum(dim=1)
+            g = g / torch.clamp(g.detach().norm(dim=1, keepdim=True), min=1e-8)
+            lam = g[0::2] @ g[1::2].t() / 0.1
+            target = torch.arange(pairs, device=device)
+            cmsc = 0.5 * F.cross_entropy(lam, target) + 0.5 * F.cross_entropy(lam.t(), target)
+            n_m = segments * masked
+            loss = (w2v + n_m * (0.1 * diversity + 10.0 * penalty + cmsc)) / n_m
         loss.backward()
         opt.step()
         return loss.item()
@@ -103,6 +115,16 @@ def pytorch_child(config, pairs, steps, threads, device="cpu"):
                       "torch": torch.__version__}))
 
 
+def ensure_torch_venv(path):
+    """The python of a virtual environment with PyTorch 2.x at `path`, creating it first if needed."""
+    python = os.path.join(path, "bin", "python")
+    if not os.path.exists(python):
+        print(f"creating {path} with PyTorch from the package index (once)", file=sys.stderr, flush=True)
+        subprocess.run(["/usr/bin/python3", "-m", "venv", path], check=True)
+        subprocess.run([python, "-m", "pip", "install", "--quiet", "torch", "numpy"], check=True)
+    return python
+
+
 def run_json(cmd, env):
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -118,33 +140,47 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--default-env", action="store_true")
     p.add_argument("--device", choices=["host", "cuda"], default="host")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--torch-python", nargs="+", default=[sys.executable],
+                   help="interpreters whose PyTorch runs (e.g. /usr/bin/python3 for Debian's 1.13)")
+    p.add_argument("--venv", help="also run PyTorch 2.x from this virtual environment (created if missing)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        pytorch_child(args.child, args.pairs, args.steps, args.threads, "cuda" if args.device == "cuda" else "cpu")
+        pytorch_child(args.child, args.pairs, args.steps, args.threads, "cuda" if args.device == "cuda" else "cpu",
+                      args.precision)
         return
+    pythons = list(args.torch_python)
+    if args.venv:
+        pythons.append(ensure_torch_venv(args.venv))
     env = environment(args)
     rows = []
     for config in args.configs:
-        ours, theirs = [], []
+        ours, theirs = [], {py: [] for py in pythons}
         for _ in range(args.rounds):
             ours.append(run_json([args.ecgssl, "bench", "--config", config, "--batch-pairs", str(args.pairs),
                                   "--steps", str(args.steps), "--threads", str(args.threads), "--device", args.device,
-                                  "--json"], env))
-            theirs.append(run_json([sys.executable, os.path.abspath(__file__), "--child", config, "--pairs",
-                                    str(args.pairs), "--steps", str(args.steps), "--threads", str(args.threads),
-                                    "--device", args.device], env))
+                                  "--precision", args.precision, "--json"], env))
+            for py in pythons:
+                theirs[py].append(run_json([py, os.path.abspath(__file__), "--child", config, "--pairs",
+                                            str(args.pairs), "--steps", str(args.steps), "--threads", str(args.threads),
+                                            "--device", args.device, "--precision", args.precision], env))
         a = min(r["train_s_per_step"] for r in ours)
-        b = min(r["train_s_per_step"] for r in theirs)
+        peers = [(theirs[py][0]["torch"], min(r["train_s_per_step"] for r in theirs[py])) for py in pythons]
         segs = 2 * args.pairs
-        rows.append((config, segs / a, segs / b, b / a))
-        print(f"{config}: ecgssl {a:.3f} s/step, PyTorch {b:.3f} s/step", file=sys.stderr, flush=True)
-    print(f"| config | ecgssl segments/s | PyTorch {theirs[0]['torch']} segments/s | ecgssl / PyTorch |")
-    print("| --- | --- | --- | --- |")
-    for config, a, b, r in rows:
-        print(f"| {config} | {a:.2f} | {b:.2f} | {r:.2f}x |")
+        rows.append((config, segs / a, [(version, segs / b, b / a) for version, b in peers], ours[0]))
+        print(f"{config}: ecgssl {a:.3f} s/step, " + ", ".join(f"PyTorch {v} {b:.3f} s/step" for v, b in peers),
+              file=sys.stderr, flush=True)
+    versions = [v for v, _, _ in rows[0][2]]
+    print("| config | ecgssl segments/s | " + " | ".join(f"PyTorch {v} segments/s | ecgssl / PyTorch {v}" for v in versions) + " |")
+    print("| --- | --- | " + " | ".join("--- | ---" for _ in versions) + " |")
+    for config, a, peers, _ in rows:
+        print(f"| {config} | {a:.2f} | " + " | ".join(f"{b:.2f} | {r:.2f}x" for _, b, r in peers) + " |")
+    first = rows[0][3]
     print(f"\n{2 * args.pairs} segments per update ({args.pairs} CMSC pairs), device {args.device}, {args.threads} threads, "
-          f"fastest of {args.rounds} alternating rounds of {args.steps} timed updates after one warm-up.")
+          f"precision {args.precision} (PyTorch: {'torch.autocast(bfloat16)' if args.precision == 'bf16' else 'float32'}), "
+          f"fastest of {args.rounds} alternating rounds of {args.steps} timed updates after one warm-up. "
+          f"oneDNN ISA {first.get('isa', '?')}; ecgssl bf16 products: {first.get('bf16_products', '?')}.")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@
 # minimises what was found back into fuzz/corpus/ (commit it). One target at a time on one core.
 # Usage: fuzz/campaign.sh [RUNS] [BUILD_DIR] [TARGET...]   (targets: header formats record
 # safetensors config ptbxl). Per-target logs and a summary go to BUILD_DIR/campaign/.
+# FUZZ_TIMEOUT (seconds, default 10) is libFuzzer's wall-clock limit per input: raise it when the
+# campaign shares a loaded machine (run niced next to builds), where a starved input trips it.
 set -euo pipefail
 runs="${1:-10000000}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -32,7 +34,7 @@ for target in "${targets[@]}"; do
   mkdir -p "$work" "$committed"
   start=$(date +%s)
   echo "== $target: $runs executions ($(date -u +%H:%M:%S))"
-  "$binary" "$work" "$committed" "$build/corpus/$target" -runs="$runs" -rss_limit_mb=2048 -timeout=10 \
+  "$binary" "$work" "$committed" "$build/corpus/$target" -runs="$runs" -rss_limit_mb=2048 -timeout="${FUZZ_TIMEOUT:-10}" \
     -artifact_prefix="$out/crash-$target-" -print_final_stats=1 -print_pcs=0 \
     > "$out/$target.log" 2>&1 || echo "   $target FAILED: see $out/$target.log"
   # Minimise into the committed corpus: keep only inputs that add coverage.

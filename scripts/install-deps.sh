@@ -15,6 +15,7 @@ apt_packages=(
   libeigen3-dev xtensor-dev xtl-dev libxsimd-dev
   doctest-dev libbenchmark-dev libopenblas-dev nlohmann-json3-dev libcli11-dev
   libopenmpi-dev openmpi-bin
+  libdnnl-dev ocl-icd-opencl-dev
   clang libclang-rt-14-dev
   python3
 )

@@ -35,6 +35,7 @@ struct pretrain_settings {
   double learning_rate = 5e-5;
   std::int64_t checkpoint_every = 0;
   std::string log_csv, log_jsonl, plot_svg;
+  std::string precision = "fp32";  ///< --precision (validated before any work)
 };
 
 namespace detail {
@@ -59,6 +60,7 @@ int run_pretraining(const pretrain_settings& s, const model::ecg_transformer_opt
   po.loader_threads = s.loader_threads;
   po.method = s.method;
   po.preprocess = s.preprocess;
+  po.precision = parse_precision(s.precision, "--precision");
   po.communicator = &world();
   pipeline::pretrainer<Objective, Source> trainer(objective, std::move(source), po);
   if (!s.resume.empty()) {

@@ -21,6 +21,10 @@ class EcgsslConan(ConanFile):
                    "(wav2vec 2.0 + CMSC + random lead masking)")
     topics = ("ecg", "self-supervised-learning", "deep-learning", "header-only")
     settings = "os", "arch", "compiler", "build_type"
+    # with_onednn: bf16 products on oneDNN's AMX / AVX512-BF16 kernels (3.x API); without it they
+    # run as float32 GEMMs of bf16-rounded operands.
+    options = {"with_onednn": [True, False]}
+    default_options = {"with_onednn": False}
     no_copy_source = True
 
     def set_version(self):
@@ -41,9 +45,13 @@ class EcgsslConan(ConanFile):
         self.requires("eigen/3.4.0")
         self.requires("xtensor/[>=0.24.3 <0.27]")
         self.requires("nlohmann_json/[>=3.11 <4]")
+        if self.options.with_onednn:
+            self.requires("onednn/[>=3 <4]")
 
     def package_id(self):
+        with_onednn = self.info.options.with_onednn
         self.info.clear()
+        self.info.options.with_onednn = with_onednn
 
     def package(self):
         copy(self, "LICENSE", self.source_folder, os.path.join(self.package_folder, "licenses"))
@@ -58,6 +66,8 @@ class EcgsslConan(ConanFile):
         self.cpp_info.set_property("cmake_file_name", "ecgssl")
         self.cpp_info.set_property("cmake_target_name", "ecgssl::ecgssl")
         self.cpp_info.set_property("pkg_config_name", "ecgssl")
+        if self.options.with_onednn:
+            self.cpp_info.defines = ["ECGSSL_WITH_ONEDNN"]
         # OpenMP parallelises the kernels; without it they run on one thread.
         if self.settings.compiler in ("gcc", "clang"):
             self.cpp_info.cxxflags = ["-fopenmp"]

@@ -8,9 +8,14 @@ if(NOT DEFINED ENV{ECGSSL_SOURCE_DIR})
 endif()
 set(SOURCE_PATH "$ENV{ECGSSL_SOURCE_DIR}")
 
+# Feature "onednn": bf16 products on oneDNN's kernels; without it they run as float32 GEMMs of
+# bf16-rounded operands (same results up to summation order, slower on AMX/AVX512-BF16 CPUs).
+vcpkg_check_features(OUT_FEATURE_OPTIONS feature_options FEATURES onednn ECGSSL_WITH_ONEDNN)
+
 vcpkg_cmake_configure(
   SOURCE_PATH "${SOURCE_PATH}"
   OPTIONS
+    ${feature_options}
     -DECGSSL_BUILD_TESTS=OFF
     -DECGSSL_BUILD_EXAMPLES=OFF
     -DECGSSL_BUILD_APP=OFF

@@ -17,6 +17,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "precision.hpp"
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -42,13 +44,19 @@ inline void set_threads(int threads) {
 }
 
 /// Runs `body(i)` for i in [0, n) on the OpenMP team with a static schedule.
-/// `body` must only write outputs that belong to index i.
+/// `body` must only write outputs that belong to index i. The calling thread's product precision
+/// (precision.hpp) holds in every team thread for the loop's duration.
 template <class Body>
 void parallel_for(std::int64_t n, Body&& body) {
 #if defined(_OPENMP)
   if (n > 1 && max_threads() > 1 && !omp_in_parallel()) {
-#pragma omp parallel for schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) body(i);
+    const precision caller_precision = product_precision();
+#pragma omp parallel
+    {
+      const precision_scope same_as_caller(caller_precision);
+#pragma omp for schedule(static)
+      for (std::int64_t i = 0; i < n; ++i) body(i);
+    }
     return;
   }
 #endif

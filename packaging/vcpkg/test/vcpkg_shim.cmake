@@ -1,6 +1,26 @@
 # Stand-ins for the vcpkg helper functions the port calls, doing what vcpkg does with plain CMake,
 # so the portfile's configure/install/fixup steps can run without a vcpkg checkout (vcpkg cannot
 # bootstrap offline). Used only by test/run.sh.
+# Features come from FEATURES (space-separated, default none), as `vcpkg install ecgssl[onednn]`
+# would list them: each FEATURES pair maps a feature to -D<option>=ON or OFF.
+function(vcpkg_check_features)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "OUT_FEATURE_OPTIONS" "FEATURES")
+  set(options)
+  list(LENGTH arg_FEATURES count)
+  math(EXPR last "${count} - 1")
+  foreach(i RANGE 0 ${last} 2)
+    math(EXPR j "${i} + 1")
+    list(GET arg_FEATURES ${i} feature)
+    list(GET arg_FEATURES ${j} option)
+    if("${feature}" IN_LIST FEATURES)
+      list(APPEND options "-D${option}=ON")
+    else()
+      list(APPEND options "-D${option}=OFF")
+    endif()
+  endforeach()
+  set(${arg_OUT_FEATURE_OPTIONS} ${options} PARENT_SCOPE)
+endfunction()
+
 function(vcpkg_cmake_configure)
   cmake_parse_arguments(PARSE_ARGV 0 arg "" "SOURCE_PATH" "OPTIONS")
   execute_process(COMMAND ${CMAKE_COMMAND} -S ${arg_SOURCE_PATH} -B ${CURRENT_BUILDTREES_DIR}/rel

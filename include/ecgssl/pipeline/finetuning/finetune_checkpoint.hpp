@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../../core/error.hpp"
+#include "../../core/precision.hpp"
 #include "../../io/checkpoint.hpp"
 #include "../../io/manifest.hpp"
 #include "../../io/python_random.hpp"
@@ -144,6 +145,9 @@ struct finetune_checkpoint_info {
   /// data/preprocessing.hpp name, applied by every use of the model; empty when the checkpoint
   /// records none (written before the key existed: trained on millivolts unless said otherwise).
   std::string preprocess;
+  /// The arithmetic the model was trained in (core/precision.hpp); checkpoints from before the
+  /// key existed were trained in fp32. Informational: any precision may use any checkpoint.
+  ecgssl::precision precision = ecgssl::precision::fp32;
 };
 
 /// Saves the model and its description (the host store's values: after finetuner::fit they are
@@ -164,6 +168,7 @@ void save_finetuned(const std::filesystem::path& path, const finetune_model<T, B
   j["arcface_margin"] = o.arcface_margin;
   j["leads"] = info.leads;
   j["preprocess"] = info.preprocess.empty() ? std::string("none") : info.preprocess;
+  j["precision"] = std::string(to_string(info.precision));
   if (info.split_by_folds) {
     j["split"] = {{"by", "folds"}, {"valid_fold", info.valid_fold}, {"test_fold", info.test_fold}};
   } else {
@@ -215,6 +220,13 @@ inline finetune_checkpoint_info read_finetune_info(const io::checkpoint& ck, con
     if (j.contains("arcface_margin")) read(j.at("arcface_margin"), info.model.arcface_margin, "arcface_margin");
     info.leads = j.value("leads", std::string("12"));
     info.preprocess = j.value("preprocess", std::string());
+    if (j.contains("precision")) {
+      const auto& value = j.at("precision");
+      if (!value.is_string() || (value != "fp32" && value != "bf16")) {
+        throw config_error(in_file(path.string(), "ecgssl.config.precision"), "value " + value.dump(), "\"fp32\" or \"bf16\"");
+      }
+      info.precision = parse_precision(value.get<std::string>());
+    }
     if (j.contains("split") && j["split"].value("by", std::string("records")) == "folds") {
       info.split_by_folds = true;
       for (const auto& [key, target] : {std::pair{"valid_fold", &info.valid_fold}, std::pair{"test_fold", &info.test_fold}}) {

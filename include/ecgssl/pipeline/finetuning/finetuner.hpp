@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../../core/error.hpp"
+#include "../../core/precision.hpp"
 #include "../../core/philox.hpp"
 #include "../../io/lead_set.hpp"
 #include "../../loss/bce_with_logits.hpp"
@@ -43,6 +44,8 @@ struct finetune_options {
   std::optional<double> learning_rate;    ///< default: 5e-5 arrhythmia, 3e-5 (peak) identification
   io::lead_set leads;                     ///< lead set of training and validation (zero fill)
   std::array<double, 3> phase_ratios{0.1, 0.2, 0.7};  ///< tri-stage (identification)
+  /// Arithmetic of the matrix products during training and validation (core/precision.hpp).
+  ecgssl::precision precision = ecgssl::precision::fp32;
 };
 
 /// What happened in one epoch.
@@ -85,6 +88,7 @@ class finetuner {
   /// Trains on `train` (identification: `identities` are the class labels, 0..classes-1) and
   /// validates on `valid` when given. Returns one record per epoch run.
   std::vector<epoch_record> fit(const data::segment_set& train, const data::segment_set* valid) {
+    const precision_scope products(options_.precision);
     if (train.size() == 0) throw data_error(at_field("training set"), "no segment", "at least one segment");
     const bool id_task = model_->options().task == finetune_task::identification;
     if (id_task) {

@@ -40,6 +40,7 @@
 #include "../../core/error.hpp"
 #include "../../core/parameter_store.hpp"
 #include "../../core/philox.hpp"
+#include "../../core/precision.hpp"
 #include "../../data/batch_loader.hpp"
 #include "../../distributed/communicator.hpp"
 #include "../../io/checkpoint.hpp"
@@ -67,6 +68,9 @@ struct pretrainer_options {
   std::string preprocess = "none";
   /// The ranks of a data-parallel run (null: this process alone). Not owned; outlives the trainer.
   distributed::communicator* communicator = nullptr;
+  /// Arithmetic of the matrix products (core/precision.hpp); written to checkpoints ("precision")
+  /// and checked on resume. Weights, gradients and the optimizer stay float32 either way.
+  ecgssl::precision precision = ecgssl::precision::fp32;
 };
 
 /// See the file comment. `Source` is a data::segment_source whose parts() matches the criterion.
@@ -130,6 +134,7 @@ class pretrainer {
 
   /// One optimizer update over update_freq micro-batches.
   step_record train_step() {
+    const precision_scope products(options_.precision);
     const auto start = std::chrono::steady_clock::now();
     const std::int64_t u = training_->step_count();
     training_->zero_grad();
@@ -211,6 +216,7 @@ class pretrainer {
     j["seed"] = options_.seed;
     j["learning_rate"] = options_.learning_rate;
     j["weight_decay"] = options_.weight_decay;
+    j["precision"] = std::string(to_string(options_.precision));
     return j;
   }
 
@@ -261,7 +267,9 @@ class pretrainer {
     }
     // Checkpoints from before the key existed were all trained on millivolts.
     if (!saved.contains("preprocess")) saved["preprocess"] = "none";
-    for (const char* key : {"method", "preprocess", "batch_items", "update_freq", "seed", "learning_rate", "weight_decay"}) {
+    // ... and in float32.
+    if (!saved.contains("precision")) saved["precision"] = "fp32";
+    for (const char* key : {"method", "preprocess", "batch_items", "update_freq", "seed", "learning_rate", "weight_decay", "precision"}) {
       if (!saved.contains(key) || saved[key] != mine[key]) {
         throw config_error(in_file(path.string(), std::string("ecgssl.config.") + key),
                            "checkpoint has " + (saved.contains(key) ? saved[key].dump() : std::string("nothing")),
