@@ -49,9 +49,10 @@ class EcgsslConan(ConanFile):
             self.requires("onednn/[>=3 <4]")
 
     def package_id(self):
-        with_onednn = self.info.options.with_onednn
-        self.info.clear()
-        self.info.options.with_onednn = with_onednn
+        # Header-only: one package for every setting; with_onednn stays in the id (it changes
+        # the consumers' requirements and definitions, not the files).
+        self.info.settings.clear()
+        self.info.requires.clear()
 
     def package(self):
         copy(self, "LICENSE", self.source_folder, os.path.join(self.package_folder, "licenses"))
