@@ -45,9 +45,11 @@ std::vector<double> loss_curve(const wfdb_dataset& data, precision mode, std::in
 }  // namespace
 
 TEST_CASE("bf16 pre-training follows the float32 loss curve from the same seed (200 updates)") {
-  // The band was measured first (tools: this test's MESSAGE), then fixed here with margin: over
-  // windows of 20 updates the mean losses of the two runs differ by at most 8 % of the float32
-  // mean, and the bf16 run learns as much (its last window at most 10 % above float32's).
+  // The band was measured first (this test's MESSAGE), then fixed here with a margin of about 3:
+  // measured on 2026-12-07 (AMD EPYC, AVX2: bf16 products as float32 GEMMs of rounded operands),
+  // the mean losses of 20-update windows differed by at most 1.5 % (first window 5.55, last
+  // window 4.498 in float32 and 4.507 in bf16). The test allows 5 % per window, and the bf16 run
+  // must learn as much (its last window at most 5 % above float32's).
   set_threads(1);
   const wfdb_dataset data(records_dir);
   const auto fp32 = loss_curve(data, precision::fp32, 200);
@@ -61,13 +63,13 @@ TEST_CASE("bf16 pre-training follows the float32 loss curve from the same seed (
     for (std::size_t i = 20 * w; i < 20 * (w + 1); ++i) a += fp32[i], b += bf16[i];
     worst = std::max(worst, std::abs(b - a) / a);
     CAPTURE(w);
-    CHECK(std::abs(b - a) <= 0.08 * a);
+    CHECK(std::abs(b - a) <= 0.05 * a);
   }
   double first = 0, last32 = 0, last16 = 0;
   for (std::size_t i = 0; i < 20; ++i) first += fp32[i], last32 += fp32[180 + i], last16 += bf16[180 + i];
   MESSAGE("largest window difference " << worst << "; mean loss first window " << first / 20 << ", last window fp32 "
                                        << last32 / 20 << " bf16 " << last16 / 20);
-  CHECK(last16 <= 1.10 * last32);
+  CHECK(last16 <= 1.05 * last32);
   CHECK(last32 < 0.9 * first);  // both runs learn
   for (double v : bf16) CHECK(std::isfinite(v));
 }
