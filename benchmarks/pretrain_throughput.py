@@ -17,7 +17,8 @@ the tuned allocator/OpenMP variables of spec section 11 unless --default-env.
 
 --precision bf16 runs `ecgssl bench --precision bf16` (bf16 product operands, float32 accumulation)
 against PyTorch under torch.autocast(device, torch.bfloat16) around the forward and the loss (the
-recommended use: backward and the optimizer outside it). --torch-python names the interpreters
+recommended use: backward and the optimizer outside it; PyTorch 1.13's CPU autocast stops in
+group_norm with a dtype error, so compare bf16 with PyTorch 2.x). --torch-python names the interpreters
 whose PyTorch runs (default: this one); --venv DIR adds a virtual environment with PyTorch 2.x
 from the package index, created there (pip install torch) when it does not exist yet, e.g.
     /usr/bin/python3 benchmarks/pretrain_throughput.py --precision bf16 --venv ~/torch2 \
