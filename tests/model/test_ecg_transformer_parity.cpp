@@ -108,10 +108,11 @@ TEST_CASE("tiny encoder matches PyTorch: masked and quantized paths, every dropo
 // Issue 17: the bf16 forward against PyTorch 2.x's torch.autocast("cpu", torch.bfloat16) on a real
 // record (tools/make_autocast_fixture.py; fixture tests/data/model/autocast_tiny, PyTorch 2.15).
 // Autocast also rounds every product's output to bf16, so it strays further from float32 than
-// ecgssl's bf16 mode, which keeps outputs in float32: measured relative differences from float32
-// 0.0215 (PyTorch) and 0.0165 (ecgssl); bf16 against autocast 0.0206. The rms estimate of docs/precision.md gives 0.014 for
-// ecgssl and sqrt(3/2) x 0.014 = 0.017 for autocast (a third rounding per product); each side
-// within 4x its estimate puts the two bf16 outputs within 0.056 + 0.07 = 0.13 of each other.
+// ecgssl's bf16 mode, which keeps outputs in float32. Measured when written: relative differences
+// from float32 0.0215 (PyTorch) and 0.0165 (ecgssl); bf16 against autocast 0.0206. The rms
+// estimate of docs/precision.md gives 0.014 for ecgssl and sqrt(3/2) x 0.014 = 0.017 for autocast
+// (a third rounding per product); each side within 4x its estimate puts the two bf16 outputs
+// within 0.056 + 0.07 = 0.13 of each other.
 TEST_CASE("tiny encoder in bf16 matches PyTorch 2.x torch.autocast(bfloat16) on a real record") {
   const std::string fx = "autocast_tiny";
   using model_t = ecgssl::model::ecg_transformer<ecgssl::model::tiny_config<float>>;
