@@ -232,7 +232,11 @@ class ecg_transformer {
     const auto& o = options_;
     detail_require(x);
     // conv feature extractor: [B, C_in, L] -> [B, C, T]
-    const activation<3>* cur = &x;
+    // The layers read their inputs where they live at backward; the caller's x need not outlive
+    // this call, so the first convolution reads the model's own copy.
+    nn::detail::copy_into(input_, x);
+    const activation<3>* cur = &input_;
+    norm_in_.resize(o.conv_layers);
     for (std::size_t i = 0; i < o.conv_layers; ++i) {
       convs_[i].forward(*cur, conv_out_[i]);
       const activation<3>* normed = &conv_out_[i];
@@ -240,8 +244,8 @@ class ecg_transformer {
         group_norm_.forward(conv_out_[i], norm_out_[i]);
         normed = &norm_out_[i];
       } else if (o.mode == extractor_mode::layer_norm) {
-        transpose12(conv_out_[i], scratch_a_);
-        conv_norms_[i].forward(scratch_a_, scratch_b_);
+        transpose12(conv_out_[i], norm_in_[i]);
+        conv_norms_[i].forward(norm_in_[i], scratch_b_);
         transpose12(scratch_b_, norm_out_[i]);
         normed = &norm_out_[i];
       }
@@ -277,7 +281,7 @@ class ecg_transformer {
     } else {
       encoder_dropout_.forward(pos_, layer_io_[0]);
     }
-    for (std::size_t l = 0; l < o.layers; ++l) layers_[l].forward(layer_io_[l], layer_io_[l + 1]);
+    for (std::size_t l = 0; l < o.layers; ++l) layers_[l].forward(layer_io_[l], layer_io_[l + 1], layer_workspace_);
     if (o.layer_norm_first) {
       encoder_norm_.forward(layer_io_[o.layers], out_.encoded);
     } else {
@@ -465,7 +469,7 @@ class ecg_transformer {
     for (std::size_t l = o.layers; l-- > 0;) {
       activation<3>& d_next = (d_cur == &d_a_) ? d_b_ : d_a_;
       nn::detail::zero_like(d_next, enc_shape);
-      layers_[l].backward(*d_cur, d_next);
+      layers_[l].backward(*d_cur, d_next, layer_workspace_);
       d_cur = &d_next;
     }
     activation<3>& d_pos = (d_cur == &d_a_) ? d_b_ : d_a_;  // d (h + pos)
@@ -557,6 +561,7 @@ class ecg_transformer {
   nn::pos_conv<T, B> pos_conv_;
   nn::layer_norm<T, B, 3> encoder_norm_;
   std::vector<nn::transformer_layer<T, B>> layers_;
+  nn::transformer_layer_workspace<T, B> layer_workspace_;  // one for the whole stack
   nn::gumbel_quantizer<T, B> quantizer_;
   nn::linear<T, B, 2> project_q_, final_proj_;
 
@@ -566,11 +571,12 @@ class ecg_transformer {
   outputs out_;
   backend_array_t<std::size_t, B> masked_rows_device_;  // cuda: out_.masked_rows uploaded
   const std::size_t* masked_rows_ = nullptr;            // where the layout kernels read them
-  std::vector<activation<3>> conv_out_, norm_out_, act_, layer_io_;
+  activation<3> input_;  // the first convolution's input, kept for its weight gradient
+  std::vector<activation<3>> conv_out_, norm_in_, norm_out_, act_, layer_io_;
   activation<3> features_t_, normed_, unmasked_, h0_, h1_, h2_, pos_, h3_;
   activation<2> enc_masked_, quant_in_, quantized_, d_rows_, d_quantized_;
   activation<3> d_enc_, d_unmasked_, d_a_, d_b_, d_c_, d_norm_, d_feat_t_, d_z_;
-  activation<3> scratch_a_, scratch_b_, scratch_c_, d_input_;
+  activation<3> scratch_b_, scratch_c_, d_input_;
   std::vector<activation<3>> d_blocks_, d_norm_blocks_, d_conv_blocks_;
 };
 

@@ -16,6 +16,7 @@
 #include "../core/tensor.hpp"
 #include "detail/common.hpp"
 #include "detail/conv1d_kernels.hpp"
+#include "detail/saved_input.hpp"
 
 namespace ecgssl::nn {
 
@@ -131,12 +132,13 @@ class conv1d {
     return (length + 2 * options_.padding - span) / options_.stride + 1;
   }
 
-  /// x: [batch, in, time] -> y: [batch, out, time']. Caches x.
+  /// x: [batch, in, time] -> y: [batch, out, time']. Backward reads x where it lives:
+  /// keep x alive and unchanged until then.
   void forward(const input_type& x, output_type& y) {
     detail::require_declared(weight_.valid() || options_.external_weight, name_);
     detail::require_extent(x.shape()[1], options_.in_channels, name_, "input", "channel axis (1)");
     const auto g = geometry_for(x.shape());
-    detail::copy_into(input_, x);
+    input_.save(x);
     detail::ensure_shape(y, std::array<std::size_t, 3>{g.batch, g.out_channels, g.out_length});
     kernels::forward(g, x.data(), weight_values(), detail::values_or_null<B>(bias_), y.data(),
                      workspace_);
@@ -150,7 +152,7 @@ class conv1d {
     detail::check_shape(dy.shape(), std::array<std::size_t, 3>{g.batch, g.out_channels, g.out_length}, name_,
                         "output gradient");
     detail::check_shape(dx.shape(), input_.shape(), name_, "input gradient");
-    kernels::backward(g, input_.data(), weight_values(), dy.data(), input_gradient_ ? dx.data() : nullptr,
+    kernels::backward(g, input_.data(name_), weight_values(), dy.data(), input_gradient_ ? dx.data() : nullptr,
                       weight_grads(),
                       detail::grads_or_null<B>(bias_), workspace_);
   }
@@ -190,7 +192,7 @@ class conv1d {
   parameter<T> bias_;
   std::span<const T> external_value_;
   std::span<T> external_grad_;
-  input_type input_;
+  detail::saved_input<input_type> input_;
   typename kernels::template workspace<T> workspace_;  // the backend chooses its scratch storage
   bool have_forward_ = false;
   bool input_gradient_ = true;

@@ -11,6 +11,7 @@
 #include "../core/tensor.hpp"
 #include "detail/common.hpp"
 #include "detail/elementwise_kernels.hpp"
+#include "detail/saved_input.hpp"
 
 namespace ecgssl::nn {
 
@@ -25,9 +26,9 @@ class gelu {
 
   void declare_parameters(parameter_store<T>&, const std::string& prefix) { name_ = prefix; }
 
-  /// Caches x (the derivative needs it).
+  /// The derivative reads x where it lives: keep x alive and unchanged until backward.
   void forward(const input_type& x, output_type& y) {
-    detail::copy_into(input_, x);
+    input_.save(x);
     detail::ensure_shape(y, x.shape());
     kernels::forward(x.data(), y.data(), x.size());
     have_forward_ = true;
@@ -37,7 +38,7 @@ class gelu {
     detail::require_forward_done(have_forward_, name_);
     detail::check_shape(dy.shape(), input_.shape(), name_, "gelu output gradient");
     detail::check_shape(dx.shape(), input_.shape(), name_, "gelu input gradient");
-    kernels::backward(input_.data(), dy.data(), dx.data(), input_.size());
+    kernels::backward(input_.data(name_), dy.data(), dx.data(), input_.size());
   }
 
   void set_training(bool) {}
@@ -45,7 +46,7 @@ class gelu {
  private:
   using kernels = implementation_t<detail::gelu_op, B>;
   std::string name_;
-  input_type input_;
+  detail::saved_input<input_type> input_;
   bool have_forward_ = false;
 };
 

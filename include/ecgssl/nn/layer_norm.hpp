@@ -14,6 +14,7 @@
 #include "../core/tensor.hpp"
 #include "detail/common.hpp"
 #include "detail/norm_kernels.hpp"
+#include "detail/saved_input.hpp"
 
 namespace ecgssl::nn {
 
@@ -53,11 +54,12 @@ class layer_norm {
     detail::fill_constant(beta_.value(), T(0));
   }
 
-  /// x: [..., features] -> y: same shape. Caches x and per-row mean and 1/std.
+  /// x: [..., features] -> y: same shape. Keeps per-row mean and 1/std; backward
+  /// reads x where it lives, so x stays alive and unchanged until then.
   void forward(const input_type& x, output_type& y) {
     detail::require_declared(!affine_ || gamma_.valid(), name_);
     detail::require_extent(x.shape()[Rank - 1], features_, name_, "input", "last axis");
-    detail::copy_into(input_, x);
+    input_.save(x);
     detail::ensure_shape(y, x.shape());
     const auto g = geometry();
     mean_.resize(g.rows);
@@ -73,7 +75,7 @@ class layer_norm {
     detail::require_forward_done(have_forward_, name_);
     detail::check_shape(dy.shape(), input_.shape(), name_, "output gradient");
     detail::check_shape(dx.shape(), input_.shape(), name_, "input gradient");
-    kernels::backward(geometry(), input_.data(), detail::values_or_null<B>(gamma_),
+    kernels::backward(geometry(), input_.data(name_), detail::values_or_null<B>(gamma_),
                       mean_.data(), rstd_.data(), dy.data(), dx.data(),
                       detail::grads_or_null<B>(gamma_), detail::grads_or_null<B>(beta_));
   }
@@ -97,7 +99,7 @@ class layer_norm {
   std::string name_;
   parameter<T> gamma_;
   parameter<T> beta_;
-  input_type input_;
+  detail::saved_input<input_type> input_;  // read where it lives: keep x until backward
   backend_array_t<T, B> mean_;
   backend_array_t<T, B> rstd_;
   bool have_forward_ = false;

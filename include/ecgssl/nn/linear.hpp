@@ -14,6 +14,7 @@
 #include "../core/tensor.hpp"
 #include "detail/common.hpp"
 #include "detail/linear_kernels.hpp"
+#include "detail/saved_input.hpp"
 
 namespace ecgssl::nn {
 
@@ -87,11 +88,12 @@ class linear {
     }
   }
 
-  /// x: [..., in] -> y: [..., out]. Caches x for the weight gradient.
+  /// x: [..., in] -> y: [..., out]. Backward reads x for the weight gradient where it lives:
+  /// keep x alive and unchanged until then (detail/saved_input.hpp).
   void forward(const input_type& x, output_type& y) {
     detail::require_declared(weight_.valid(), name_);
     detail::require_extent(x.shape()[Rank - 1], options_.in_features, name_, "input", "last axis");
-    detail::copy_into(input_, x);
+    input_.save(x);
     auto out_shape = x.shape();
     out_shape[Rank - 1] = options_.out_features;
     detail::ensure_shape(y, out_shape);
@@ -107,7 +109,7 @@ class linear {
     out_shape[Rank - 1] = options_.out_features;
     detail::check_shape(dy.shape(), out_shape, name_, "output gradient");
     detail::check_shape(dx.shape(), input_.shape(), name_, "input gradient");
-    kernels::backward(input_.data(), detail::values_of<B>(weight_), dy.data(), input_gradient_ ? dx.data() : nullptr,
+    kernels::backward(input_.data(name_), detail::values_of<B>(weight_), dy.data(), input_gradient_ ? dx.data() : nullptr,
                       detail::grads_of<B>(weight_), detail::grads_or_null<B>(bias_), rows(),
                       in(), out());
   }
@@ -133,7 +135,7 @@ class linear {
   std::string name_;
   parameter<T> weight_;
   parameter<T> bias_;
-  input_type input_;  // cached x
+  detail::saved_input<input_type> input_;
   bool have_forward_ = false;
   bool input_gradient_ = true;
 };

@@ -42,6 +42,18 @@ struct transformer_layer_options {
   bool legacy_batch_axis = false;   ///< attention over the batch axis (paper-era bug)
 };
 
+/// The buffers a transformer layer needs only while its own forward or backward runs. A stack of
+/// layers shares one (ecg_transformer does), so they exist once, not once per layer: for the
+/// base encoder that is 11 x 13 activations of [batch, time, dim] less (issue 17).
+template <class T, class Backend = host>
+struct transformer_layer_workspace {
+  using activation = backend_tensor_t<T, 3, Backend>;
+  // forward: the attention branch, GELU's output before activation dropout, the FFN branch
+  activation attention, attention_dropped, gelu_out, fc2_out, ffn;
+  // backward
+  activation d_sum, d_residual, d_norm, d_attention, d_narrow, d_wide_a, d_wide_b;
+};
+
 /// x: [batch, time, dim] -> y: [batch, time, dim].
 template <class T, class Backend = host>
 class transformer_layer {
@@ -112,53 +124,57 @@ class transformer_layer {
   }
   void set_key_padding_mask(const tensor<std::uint8_t, 2>& mask) { attention_.set_key_padding_mask(mask); }
 
-  // x: [batch, time, dim] -> y: [batch, time, dim]
-  void forward(const input_type& x, output_type& y) {
+  using workspace_type = transformer_layer_workspace<T, Backend>;
+
+  // x: [batch, time, dim] -> y: [batch, time, dim]. Backward reads x where it lives (the
+  // attention's projections and, pre-LN, LN1 keep no copy): keep x alive and unchanged until then.
+  void forward(const input_type& x, output_type& y) { forward(x, y, own_workspace_); }
+  // dy: [batch, time, dim]; accumulates dx and every parameter gradient.
+  void backward(const output_type& dy, input_type& dx) { backward(dy, dx, own_workspace_); }
+
+  /// The same, with the short-lived buffers in `ws`: a stack of layers that shares one workspace
+  /// holds them once instead of once per layer.
+  void forward(const input_type& x, output_type& y, workspace_type& ws) {
     detail::require_extent(x.shape()[2], options_.dim, std::string("transformer_layer."), "input", "last axis");
     shape_ = x.shape();
     if (!options_.layer_norm_first) {
-      attention_.forward(x, a_);
-      attn_out_drop_.forward(a_, a1_);
-      drop1_.forward(a1_, a_);
-      add(x, a_, r_);
-      ln1_.forward(r_, h_);
-      feed_forward(h_);  // f_ <- FFN(h)
-      add(h_, f_, r_);
-      ln2_.forward(r_, y);
+      attention_branch(x, ws);  // ws.attention <- a
+      add(x, ws.attention, sum1_);
+      ln1_.forward(sum1_, norm1_);
+      feed_forward(norm1_, ws);  // ws.ffn <- f
+      add(norm1_, ws.ffn, sum2_);
+      ln2_.forward(sum2_, y);
     } else {
-      ln1_.forward(x, n_);
-      attention_.forward(n_, a_);
-      attn_out_drop_.forward(a_, a1_);
-      drop1_.forward(a1_, a_);
-      add(x, a_, h_);  // r = x + a
-      ln2_.forward(h_, n_);
-      feed_forward(n_);
-      add(h_, f_, y);
+      ln1_.forward(x, norm1_);
+      attention_branch(norm1_, ws);
+      add(x, ws.attention, sum1_);  // r = x + a
+      ln2_.forward(sum1_, norm2_);
+      feed_forward(norm2_, ws);
+      add(sum1_, ws.ffn, y);
     }
   }
 
-  // dy: [batch, time, dim]; accumulates dx and every parameter gradient.
-  void backward(const output_type& dy, input_type& dx) {
+  void backward(const output_type& dy, input_type& dx, workspace_type& ws) {
     require_shape(dy.shape(), shape_, "transformer_layer.output_grad");
     require_shape(dx.shape(), shape_, "transformer_layer.input_grad");
     if (!options_.layer_norm_first) {
-      detail::zero_like(g_r_, shape_);
-      ln2_.backward(dy, g_r_);          // d(h + f)
-      detail::copy_into(g_h_, g_r_);    // residual path into h
-      feed_forward_backward(g_r_, g_h_);
-      detail::zero_like(g_r_, shape_);
-      ln1_.backward(g_h_, g_r_);        // d(x + a)
-      accumulate(dx, g_r_);
-      attention_input_grad(g_r_, dx);
+      detail::zero_like(ws.d_sum, shape_);
+      ln2_.backward(dy, ws.d_sum);               // d(h + f)
+      detail::copy_into(ws.d_residual, ws.d_sum);  // residual path into h
+      feed_forward_backward(ws.d_sum, ws.d_residual, ws);
+      detail::zero_like(ws.d_sum, shape_);
+      ln1_.backward(ws.d_residual, ws.d_sum);    // d(x + a)
+      accumulate(dx, ws.d_sum);
+      attention_input_grad(ws.d_sum, dx, ws);
     } else {
-      detail::copy_into(g_h_, dy);      // d r (residual path)
-      detail::zero_like(g_r_, shape_);
-      feed_forward_backward(dy, g_r_);  // d LN2(r)
-      ln2_.backward(g_r_, g_h_);
-      accumulate(dx, g_h_);
-      detail::zero_like(g_n_, shape_);
-      attention_input_grad(g_h_, g_n_);
-      ln1_.backward(g_n_, dx);
+      detail::copy_into(ws.d_residual, dy);      // d r (residual path)
+      detail::zero_like(ws.d_sum, shape_);
+      feed_forward_backward(dy, ws.d_sum, ws);   // d LN2(r)
+      ln2_.backward(ws.d_sum, ws.d_residual);
+      accumulate(dx, ws.d_residual);
+      detail::zero_like(ws.d_norm, shape_);
+      attention_input_grad(ws.d_residual, ws.d_norm, ws);
+      ln1_.backward(ws.d_norm, dx);
     }
   }
 
@@ -185,33 +201,49 @@ class transformer_layer {
     }
   }
 
-  // f_ <- drop2(fc2(act_drop(GELU(fc1(in)))))
-  void feed_forward(const activation& in) {
-    fc1_.forward(in, f1_);
-    gelu_.forward(f1_, g_);
-    act_drop_.forward(g_, f1_);
-    fc2_.forward(f1_, f2_);
-    drop2_.forward(f2_, f_);
+  // ws.attention <- drop1(drop_attn(MHA(in)))
+  void attention_branch(const activation& in, workspace_type& ws) {
+    attention_.forward(in, ws.attention);
+    attn_out_drop_.forward(ws.attention, ws.attention_dropped);
+    drop1_.forward(ws.attention_dropped, ws.attention);
+  }
+  // ws.ffn <- drop2(fc2(act_drop(GELU(fc1(in))))). Kept for backward: fc1's output (GELU's
+  // input) and fc2's input; with no activation dropout those are the only two wide tensors.
+  void feed_forward(const activation& in, workspace_type& ws) {
+    fc1_.forward(in, fc1_out_);
+    if (options_.activation_dropout == 0.0) {
+      gelu_.forward(fc1_out_, fc2_in_);  // act_drop is the identity: skip its copy
+    } else {
+      gelu_.forward(fc1_out_, ws.gelu_out);
+      act_drop_.forward(ws.gelu_out, fc2_in_);
+    }
+    fc2_.forward(fc2_in_, ws.fc2_out);
+    drop2_.forward(ws.fc2_out, ws.ffn);
   }
   // Given d(FFN output), accumulates d(FFN input) into din and the FFN parameter gradients.
-  void feed_forward_backward(const activation& dout, activation& din) {
-    detail::zero_like(g_f2_, shape_);
-    drop2_.backward(dout, g_f2_);
-    detail::zero_like(g_wide_a_, f1_.shape());
-    fc2_.backward(g_f2_, g_wide_a_);
-    detail::zero_like(g_wide_b_, f1_.shape());
-    act_drop_.backward(g_wide_a_, g_wide_b_);
-    detail::zero_like(g_wide_a_, f1_.shape());
-    gelu_.backward(g_wide_b_, g_wide_a_);
-    fc1_.backward(g_wide_a_, din);
+  void feed_forward_backward(const activation& dout, activation& din, workspace_type& ws) {
+    detail::zero_like(ws.d_narrow, shape_);
+    drop2_.backward(dout, ws.d_narrow);
+    detail::zero_like(ws.d_wide_a, fc1_out_.shape());
+    fc2_.backward(ws.d_narrow, ws.d_wide_a);
+    activation* d_gelu_out = &ws.d_wide_a;
+    if (options_.activation_dropout != 0.0) {
+      detail::zero_like(ws.d_wide_b, fc1_out_.shape());
+      act_drop_.backward(ws.d_wide_a, ws.d_wide_b);
+      d_gelu_out = &ws.d_wide_b;
+    }
+    activation& d_fc1_out = d_gelu_out == &ws.d_wide_a ? ws.d_wide_b : ws.d_wide_a;
+    detail::zero_like(d_fc1_out, fc1_out_.shape());
+    gelu_.backward(*d_gelu_out, d_fc1_out);
+    fc1_.backward(d_fc1_out, din);
   }
   // Accumulates into dx the gradient of x through a = drop1(drop_attn(MHA(x))), given da.
-  void attention_input_grad(const activation& da, activation& dx) {
-    detail::zero_like(g_f2_, shape_);
-    drop1_.backward(da, g_f2_);
-    detail::zero_like(g_n_a_, shape_);
-    attn_out_drop_.backward(g_f2_, g_n_a_);
-    attention_.backward(g_n_a_, dx);
+  void attention_input_grad(const activation& da, activation& dx, workspace_type& ws) {
+    detail::zero_like(ws.d_narrow, shape_);
+    drop1_.backward(da, ws.d_narrow);
+    detail::zero_like(ws.d_attention, shape_);
+    attn_out_drop_.backward(ws.d_narrow, ws.d_attention);
+    attention_.backward(ws.d_attention, dx);
   }
 
   transformer_layer_options options_;
@@ -221,8 +253,10 @@ class transformer_layer {
   gelu<T, Backend, 3> gelu_;
   dropout<T, Backend, 3> attn_out_drop_, drop1_, drop2_, act_drop_;
   std::array<std::size_t, 3> shape_{};
-  activation a_, a1_, r_, h_, n_, f_, f1_, g_, f2_;
-  activation g_r_, g_h_, g_n_, g_n_a_, g_f2_, g_wide_a_, g_wide_b_;
+  // What backward reads, one buffer each (the layers keep no copies). post-LN: sum1 = x + a,
+  // norm1 = LN1(sum1), sum2 = norm1 + f. pre-LN: norm1 = LN1(x), sum1 = x + a, norm2 = LN2(sum1).
+  activation sum1_, norm1_, sum2_, norm2_, fc1_out_, fc2_in_;
+  workspace_type own_workspace_;  // used by the two-argument forward and backward
 };
 
 }  // namespace ecgssl::nn
