@@ -96,6 +96,7 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out, std::ostr
       j["infer_ms_per_segment_b32"] = b32;
       j["infer_gflop_per_s_b32"] = forward / (b32 * 1e-3) / 1e9;
       j["peak_rss_mib"] = rss;
+      j["train_peak_rss_mib"] = timings.train_peak_rss_mib;
       j["precision"] = std::string(to_string(mode));
       // The ISA oneDNN dispatches to, and what computes the bf16 products on it.
       j["isa"] = nn::detail::onednn_cpu_isa();

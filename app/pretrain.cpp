@@ -54,13 +54,13 @@ int run_pretrain(const std::vector<std::string>& args, std::ostream& out, std::o
   app.add_option("--log-csv", s.log_csv, "CSV log, one row per update");
   app.add_option("--log-jsonl", s.log_jsonl, "JSON-lines log, one object per update");
   app.add_option("--plot-svg", s.plot_svg, "loss curve as SVG");
-  std::string device = "host";
+  std::string device = "host", precision_text = "fp32";
   detail::add_device_option(app, device);
-  detail::add_precision_option(app, s.precision);
+  detail::add_precision_option(app, precision_text);
   return detail::run_cli11(app, args, out, err, [&] {
     const auto method = pipeline::parse_pretrain_method(s.method);  // fail before reading any data
     const auto where = detail::parse_device(device);
-    (void)detail::parse_precision_option(s.precision, where);
+    s.precision = detail::parse_precision_option(precision_text, where);
     const auto options = model::encoder_config::resolve(s.config);
     {
       // Refuse a batch this machine cannot hold before the data is read (a lower bound:

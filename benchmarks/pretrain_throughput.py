@@ -33,6 +33,7 @@ reading), e.g.
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -112,8 +113,9 @@ def pytorch_child(config, pairs, steps, threads, device="cpu", precision="fp32")
         update(s)
     synchronize()
     seconds = (time.perf_counter() - start) / steps
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
     print(json.dumps({"train_s_per_step": seconds, "train_segments_per_s": segments / seconds,
-                      "torch": torch.__version__}))
+                      "train_peak_rss_mib": peak, "torch": torch.__version__}))
 
 
 def ensure_torch_venv(path):
@@ -167,17 +169,23 @@ def main():
                                             str(args.pairs), "--steps", str(args.steps), "--threads", str(args.threads),
                                             "--device", args.device, "--precision", args.precision], env))
         a = min(r["train_s_per_step"] for r in ours)
-        peers = [(theirs[py][0]["torch"], min(r["train_s_per_step"] for r in theirs[py])) for py in pythons]
+        peers = [(theirs[py][0]["torch"], min(r["train_s_per_step"] for r in theirs[py]),
+                  min(r["train_peak_rss_mib"] for r in theirs[py])) for py in pythons]
         segs = 2 * args.pairs
-        rows.append((config, segs / a, [(version, segs / b, b / a) for version, b in peers], ours[0]))
-        print(f"{config}: ecgssl {a:.3f} s/step, " + ", ".join(f"PyTorch {v} {b:.3f} s/step" for v, b in peers),
+        rss = min(r.get("train_peak_rss_mib", r["peak_rss_mib"]) for r in ours)
+        rows.append((config, segs / a, [(version, segs / b, b / a, m) for version, b, m in peers], ours[0], rss))
+        print(f"{config}: ecgssl {a:.3f} s/step, " + ", ".join(f"PyTorch {v} {b:.3f} s/step" for v, b, _ in peers),
               file=sys.stderr, flush=True)
-    versions = [v for v, _, _ in rows[0][2]]
-    print("| config | ecgssl segments/s | " + " | ".join(f"PyTorch {v} segments/s | ecgssl / PyTorch {v}" for v in versions) + " |")
-    print("| --- | --- | " + " | ".join("--- | ---" for _ in versions) + " |")
-    for config, a, peers, _ in rows:
-        print(f"| {config} | {a:.2f} | " + " | ".join(f"{b:.2f} | {r:.2f}x" for _, b, r in peers) + " |")
+    versions = [v for v, _, _, _ in rows[0][2]]
+    print("| config | ecgssl segments/s | ecgssl peak RSS, MiB | " +
+          " | ".join(f"PyTorch {v} segments/s | ecgssl / PyTorch {v} | PyTorch {v} peak RSS, MiB" for v in versions) + " |")
+    print("| --- | --- | --- | " + " | ".join("--- | --- | ---" for _ in versions) + " |")
+    for config, a, peers, _, rss in rows:
+        print(f"| {config} | {a:.2f} | {rss:.0f} | " +
+              " | ".join(f"{b:.2f} | {r:.2f}x | {m:.0f}" for _, b, r, m in peers) + " |")
     first = rows[0][3]
+    print("\nPeak RSS: the whole process's resident peak after the timed updates (ecgssl: before its inference "
+          "timing), libraries included.")
     print(f"\n{2 * args.pairs} segments per update ({args.pairs} CMSC pairs), device {args.device}, {args.threads} threads, "
           f"precision {args.precision} (PyTorch: {'torch.autocast(bfloat16)' if args.precision == 'bf16' else 'float32'}), "
           f"fastest of {args.rounds} alternating rounds of {args.steps} timed updates after one warm-up. "

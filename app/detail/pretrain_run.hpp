@@ -12,6 +12,7 @@
 #include <ostream>
 #include <string>
 
+#include <ecgssl/core/precision.hpp>
 #include <ecgssl/data/wfdb_dataset.hpp>
 #include <ecgssl/model/configs.hpp>
 #include <ecgssl/pipeline/logs/csv_log.hpp>
@@ -35,7 +36,7 @@ struct pretrain_settings {
   double learning_rate = 5e-5;
   std::int64_t checkpoint_every = 0;
   std::string log_csv, log_jsonl, plot_svg;
-  std::string precision = "fp32";  ///< --precision (validated before any work)
+  ecgssl::precision precision = ecgssl::precision::fp32;  ///< --precision
 };
 
 namespace detail {
@@ -60,7 +61,7 @@ int run_pretraining(const pretrain_settings& s, const model::ecg_transformer_opt
   po.loader_threads = s.loader_threads;
   po.method = s.method;
   po.preprocess = s.preprocess;
-  po.precision = parse_precision(s.precision, "--precision");
+  po.precision = s.precision;
   po.communicator = &world();
   pipeline::pretrainer<Objective, Source> trainer(objective, std::move(source), po);
   if (!s.resume.empty()) {

@@ -55,6 +55,7 @@ inline double peak_rss_mib() {
 struct pretraining_timings {
   double train_s_per_step = 0;
   double infer_ms_b1 = 0, infer_ms_b32 = 0;  ///< per segment
+  double train_peak_rss_mib = 0;  ///< the process's peak RSS after the updates, before inference
   std::size_t parameters = 0;
 };
 
@@ -89,6 +90,7 @@ pretraining_timings time_pretraining(const model::ecg_transformer_options& optio
     t.train_s_per_step = std::chrono::duration<double>(clock::now() - t0).count() / static_cast<double>(steps);
     t.parameters = store.size();
   }
+  t.train_peak_rss_mib = peak_rss_mib();
   auto eval_options = options;
   eval_options.pretraining_heads = false;
   eval_options.apply_mask = false;
