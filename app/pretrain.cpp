@@ -6,7 +6,7 @@
 ///   ecgssl pretrain --data DIR_OR_MANIFEST --config tiny|small|base|FILE.json
 ///                   --method w2v_cmsc_rlm|w2v|w2v_rlm|cmsc|cmsc_rlm|w2v_cmsc|w2v_cmsc_physio|simclr_rlm|3kg
 ///                   --steps N --batch-pairs P --seed S --out CHECKPOINT [--resume CHECKPOINT]
-///                   [--threads T] [--update-freq K] [--lr LR] [--checkpoint-every N]
+///                   [--threads T] [--update-freq K] [--lr LR] [--checkpoint-every N] [--bucket-mb MB]
 ///                   [--log-csv F] [--log-jsonl F] [--plot-svg F] [--device host|cuda]
 /// `--device cuda` (an ecgssl built with CUDA) trains every method on the GPU.
 
@@ -45,6 +45,11 @@ int run_pretrain(const std::vector<std::string>& args, std::ostream& out, std::o
   app.add_option("--batch-pairs", s.batch_pairs, "CMSC pairs per micro-batch (paper: 64)")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--update-freq", s.update_freq, "micro-batches per update (paper: 2 on 4 GPUs)")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--seed", s.seed, "random seed")->capture_default_str()->check(detail::unsigned_integer());
+  app.add_option("--bucket-mb", s.bucket_mb,
+                 "under mpirun: sum the gradients over the ranks in buckets of this many MiB, each started while "
+                 "backward runs (0 = one blocking sum after backward)")
+      ->capture_default_str()
+      ->check(detail::finite_in(0.0, 1e6));
   app.add_option("--lr", s.learning_rate, "fixed learning rate (paper: 5e-5)")->capture_default_str()->check(detail::finite_positive());
   app.add_option("--out", s.out, "checkpoint to write (.safetensors)")->required();
   app.add_option("--resume", s.resume, "continue from this checkpoint (same settings)");
@@ -90,7 +95,12 @@ int run_pretrain(const std::vector<std::string>& args, std::ostream& out, std::o
     world.barrier();
     if (world.size() > 1) {
       out << "data parallel: " << world.size() << " ranks x " << s.batch_pairs << " items x " << s.update_freq
-          << " micro-batches per update\n";
+          << " micro-batches per update, gradients summed ";
+      if (s.bucket_mb > 0) {
+        out << "in " << s.bucket_mb << " MiB buckets during backward\n";
+      } else {
+        out << "in one blocking sum after backward\n";
+      }
     }
     const data::wfdb_dataset data(s.data, 2500, 500.0, data::parse_preprocessing(s.preprocess, at_field("--preprocess")));
     // Say what was left out and why, instead of skipping records without a word.

@@ -37,6 +37,7 @@ struct pretrain_settings {
   std::int64_t checkpoint_every = 0;
   std::string log_csv, log_jsonl, plot_svg;
   ecgssl::precision precision = ecgssl::precision::fp32;  ///< --precision
+  double bucket_mb = 25.0;                                 ///< --bucket-mb
 };
 
 namespace detail {
@@ -62,6 +63,7 @@ int run_pretraining(const pretrain_settings& s, const model::ecg_transformer_opt
   po.method = s.method;
   po.preprocess = s.preprocess;
   po.precision = s.precision;
+  po.bucket_mb = s.bucket_mb;
   po.communicator = &world();
   pipeline::pretrainer<Objective, Source> trainer(objective, std::move(source), po);
   if (!s.resume.empty()) {

@@ -6,6 +6,9 @@ Checks, on the tiny config and the bundled records, one thread per rank:
      with --update-freq 2 (the same batches and random draws; only the order of the gradient sum
      differs), to 1e-6 of the largest parameter (and says whether the logged losses differ);
   2. repeatability: two identical 2-rank runs write byte-identical checkpoints;
+  2b. gradient buckets: sums started during backward in 0.05 MiB buckets (tens of them, most
+     started before backward ends) and one blocking sum after backward (--bucket-mb 0) both give
+     the one-process parameters to 1e-6, and a bucketed run repeats byte for byte;
   3. failure: killing one rank mid-run ends the other (non-zero exit) within 60 s, with a message
      naming the dead rank, and leaves the last checkpoint readable; resuming from it with 2 ranks
      and with 1 rank x --update-freq 2 continues, and the two continuations agree.
@@ -138,6 +141,20 @@ def main():
         if (d / "two.safetensors").read_bytes() != (d / "two_again.safetensors").read_bytes():
             sys.exit("FAIL two identical 2-rank runs wrote different checkpoints")
         print("two identical 2-rank runs: byte-identical checkpoints")
+
+        # 2b. small buckets started during backward, and one blocking sum, against one process
+        for mb in ("0.05", "0"):
+            r = run(mpirun(a, 2) + pretrain_args(a, d / f"bucket_{mb}.safetensors", 3, 1, ["--bucket-mb", mb]),
+                    f"2 ranks, --bucket-mb {mb}")
+            said = "in one blocking sum" if mb == "0" else f"in {mb} MiB buckets during backward"
+            if said not in r.stdout:
+                sys.exit(f"FAIL the run with --bucket-mb {mb} did not say how it sums:\n{r.stdout}")
+            compare(d / f"bucket_{mb}.safetensors", d / "one.safetensors", f"2 ranks, --bucket-mb {mb}, vs 1 rank x 2")
+        run(mpirun(a, 2) + pretrain_args(a, d / "bucket_again.safetensors", 3, 1, ["--bucket-mb", "0.05"]),
+            "2 ranks, --bucket-mb 0.05, again")
+        if (d / "bucket_0.05.safetensors").read_bytes() != (d / "bucket_again.safetensors").read_bytes():
+            sys.exit("FAIL two identical bucketed 2-rank runs wrote different checkpoints")
+        print("--bucket-mb 0.05 and 0: the one-process parameters; bucketed runs repeat byte for byte")
 
         # 3. kill rank 1 after the first checkpoint; the other rank must stop within 60 s
         ck = d / "killed.safetensors"

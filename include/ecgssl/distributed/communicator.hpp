@@ -32,6 +32,16 @@ class communicator {
   virtual void barrier() = 0;
   /// Every rank's `value`, in rank order (for checks that all ranks agree).
   virtual void all_gather(double value, std::span<double> out) = 0;
+
+  /// Starts the sum of `values` over every rank; the result is there after `wait_all()`, and
+  /// `values` must not be touched until then. A communicator without non-blocking collectives
+  /// sums at once (this default).
+  virtual void start_all_reduce_sum(std::span<float> values) { all_reduce_sum(values); }
+  virtual void start_all_reduce_sum(std::span<double> values) { all_reduce_sum(values); }
+  /// Lets started sums advance (MPI moves non-blocking collectives only inside MPI calls).
+  virtual void progress() {}
+  /// Returns when every started sum is complete.
+  virtual void wait_all() {}
 };
 
 /// One process: rank 0 of 1, every collective the identity.

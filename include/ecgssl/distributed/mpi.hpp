@@ -90,6 +90,19 @@ class mpi_communicator final : public communicator {
   void broadcast(std::span<float> values, int root) override { bcast(values.data(), values.size(), MPI_FLOAT, root); }
   void broadcast(std::span<double> values, int root) override { bcast(values.data(), values.size(), MPI_DOUBLE, root); }
   void barrier() override { MPI_Barrier(MPI_COMM_WORLD); }
+  void start_all_reduce_sum(std::span<float> values) override { start(values.data(), values.size(), MPI_FLOAT); }
+  void start_all_reduce_sum(std::span<double> values) override { start(values.data(), values.size(), MPI_DOUBLE); }
+  void progress() override {
+    if (pending_.empty()) return;
+    int done = 0;
+    MPI_Testall(static_cast<int>(pending_.size()), pending_.data(), &done, MPI_STATUSES_IGNORE);
+    if (done != 0) pending_.clear();
+  }
+  void wait_all() override {
+    if (pending_.empty()) return;
+    MPI_Waitall(static_cast<int>(pending_.size()), pending_.data(), MPI_STATUSES_IGNORE);
+    pending_.clear();
+  }
   void all_gather(double value, std::span<double> out) override {
     if (out.size() != static_cast<std::size_t>(size_)) {
       throw shape_error(at_field("all_gather"), std::to_string(out.size()) + " slots", std::to_string(size_) + " (one per rank)");
@@ -107,6 +120,15 @@ class mpi_communicator final : public communicator {
     }
   }
   template <class T>
+  void start(T* data, std::size_t n, MPI_Datatype type) {
+    for (std::size_t at = 0; at < n; at += chunk) {
+      MPI_Request request = MPI_REQUEST_NULL;
+      MPI_Iallreduce(MPI_IN_PLACE, data + at, static_cast<int>(std::min(chunk, n - at)), type, MPI_SUM, MPI_COMM_WORLD,
+                     &request);
+      pending_.push_back(request);
+    }
+  }
+  template <class T>
   void bcast(T* data, std::size_t n, MPI_Datatype type, int root) {
     for (std::size_t at = 0; at < n; at += chunk) {
       MPI_Bcast(data + at, static_cast<int>(std::min(chunk, n - at)), type, root, MPI_COMM_WORLD);
@@ -114,6 +136,7 @@ class mpi_communicator final : public communicator {
   }
 
   int rank_ = 0, size_ = 1, local_rank_ = 0;
+  std::vector<MPI_Request> pending_;  // started sums, in start order
 };
 
 }  // namespace ecgssl::distributed

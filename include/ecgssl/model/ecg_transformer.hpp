@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -135,6 +136,15 @@ class ecg_transformer {
 
   [[nodiscard]] const ecg_transformer_options& options() const { return options_; }
 
+  /// Called during each backward, after each transformer layer, with an offset into the
+  /// parameter store this model declared into: every gradient at that offset or after it is
+  /// complete for this backward (the layers and heads are declared last and run backward first).
+  /// Data-parallel training starts summing those gradients over the ranks while the rest of
+  /// backward runs. An empty function (the default) turns it off.
+  void set_backward_progress(std::function<void(std::size_t)> gradients_final_from) {
+    backward_progress_ = std::move(gradients_final_from);
+  }
+
   /// Declares every tensor under `prefix` with the fairseq-signals names (spec §3.11).
   void declare_parameters(parameter_store<T>& store, const std::string& prefix = "") {
     const auto& o = options_;
@@ -149,7 +159,9 @@ class ecg_transformer {
     if (o.pretraining_heads) span_.declare_parameters(store, prefix);
     pos_conv_.declare_parameters(store, prefix + "encoder.pos_conv.0.");
     encoder_norm_.declare_parameters(store, prefix + "encoder.layer_norm.");
+    layer_offsets_.assign(o.layers, 0);
     for (std::size_t l = 0; l < o.layers; ++l) {
+      layer_offsets_[l] = store.size();
       layers_[l].declare_parameters(store, prefix + "encoder.layers." + std::to_string(l) + ".");
     }
     if (o.pretraining_heads) {
@@ -471,6 +483,7 @@ class ecg_transformer {
       nn::detail::zero_like(d_next, enc_shape);
       layers_[l].backward(*d_cur, d_next, layer_workspace_);
       d_cur = &d_next;
+      if (backward_progress_ && l < layer_offsets_.size()) backward_progress_(layer_offsets_[l]);
     }
     activation<3>& d_pos = (d_cur == &d_a_) ? d_b_ : d_a_;  // d (h + pos)
     nn::detail::zero_like(d_pos, enc_shape);
@@ -562,6 +575,8 @@ class ecg_transformer {
   nn::layer_norm<T, B, 3> encoder_norm_;
   std::vector<nn::transformer_layer<T, B>> layers_;
   nn::transformer_layer_workspace<T, B> layer_workspace_;  // one for the whole stack
+  std::vector<std::size_t> layer_offsets_;  // where layer l's parameters begin in the store
+  std::function<void(std::size_t)> backward_progress_;
   nn::gumbel_quantizer<T, B> quantizer_;
   nn::linear<T, B, 2> project_q_, final_proj_;
 

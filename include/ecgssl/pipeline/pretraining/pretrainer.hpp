@@ -19,8 +19,9 @@
 /// its micro-steps are numbered as in a one-process run with update_freq G. So N ranks x F equal
 /// one rank x N F micro-batches: the same batches, the same random draws, the same sample size;
 /// only the order of the floating-point sum of the gradients differs. Each rank back-propagates
-/// its summed loss; gradients, sample sizes and the logged sums are summed over the ranks
-/// (blocking all-reduce of the flat gradient buffer after the last micro-batch), and every rank
+/// its summed loss; gradients, sample sizes and the logged sums are summed over the ranks (the
+/// gradients in buckets started while the last micro-batch's backward runs,
+/// distributed/gradient_buckets.hpp, or with `bucket_mb` 0 in one blocking sum after it), and every rank
 /// takes the same optimizer step. CMSC's negatives and the quantizer's diversity statistics stay
 /// within a micro-batch, as in the reference's DDP runs. Rank 0 writes checkpoints (the others
 /// wait); every rank resumes from the file, with any N whose N x update_freq is the checkpoint's.
@@ -43,6 +44,7 @@
 #include "../../core/precision.hpp"
 #include "../../data/batch_loader.hpp"
 #include "../../distributed/communicator.hpp"
+#include "../../distributed/gradient_buckets.hpp"
 #include "../../io/checkpoint.hpp"
 #include "../../optim/adam.hpp"
 #include "../../optim/fixed_schedule.hpp"
@@ -71,6 +73,9 @@ struct pretrainer_options {
   /// Arithmetic of the matrix products (core/precision.hpp); written to checkpoints ("precision")
   /// and checked on resume. Weights, gradients and the optimizer stay float32 either way.
   ecgssl::precision precision = ecgssl::precision::fp32;
+  /// Data parallelism: size of the gradient buckets whose sums over the ranks start while
+  /// backward runs (MiB; 25 as PyTorch's DDP). 0: one blocking sum after backward.
+  double bucket_mb = 25.0;
 };
 
 /// See the file comment. `Source` is a data::segment_source whose parts() matches the criterion.
@@ -91,6 +96,9 @@ class pretrainer {
     }
     if (options_.batch_items == 0) throw config_error(at_field("batch_pairs"), "0", "at least 1");
     if (options_.update_freq == 0) throw config_error(at_field("update_freq"), "0", "at least 1");
+    if (!(options_.bucket_mb >= 0) || options_.bucket_mb > 1e6) {
+      throw config_error(at_field("bucket_mb"), std::to_string(options_.bucket_mb), "0 (one blocking sum) to 1e6 MiB");
+    }
     if (options_.communicator == nullptr) options_.communicator = &alone_;
     comm_ = options_.communicator;
     if (comm_->size() > 1 && !std::is_same_v<backend_type, host>) {
@@ -99,6 +107,11 @@ class pretrainer {
     }
     objective_->encoder().declare_parameters(store_);
     store_.allocate();
+    if (comm_->size() > 1 && options_.bucket_mb > 0) {
+      std::vector<std::size_t> sizes;
+      for (const auto& e : store_.entries()) sizes.push_back(e.size);
+      buckets_ = distributed::plan_gradient_buckets(sizes, sizeof(T), options_.bucket_mb * 1024.0 * 1024.0);
+    }
     objective_->encoder().initialize(
         random_stream(options_.seed, stream_id({static_cast<std::uint64_t>(rng_purpose::init)})));
     // Every rank initialises from the same seed; rank 0's values are sent anyway, so no rank can
@@ -142,12 +155,28 @@ class pretrainer {
     std::size_t segments = 0;
     std::vector<std::pair<std::string, double>> terms;
     const std::uint64_t global = global_micro_batches();
+    // The sums over the ranks start while the last micro-batch's backward runs (file comment).
+    std::optional<distributed::bucketed_all_reduce<T>> sums_in_flight;
     for (std::size_t k = 0; k < options_.update_freq; ++k) {
       const data::batch b = next_batch();
       // The micro-step a one-process run with update_freq G gives this batch (file comment).
       const auto micro = static_cast<std::uint64_t>(u) * global +
                          static_cast<std::uint64_t>(comm_->rank()) * options_.update_freq + k;
-      const micro_batch_result r = objective_->accumulate(b, options_.seed, micro, u);
+      if constexpr (std::is_same_v<backend_type, host> && (std::is_same_v<T, float> || std::is_same_v<T, double>)) {
+        if (k + 1 == options_.update_freq && !buckets_.empty()) {
+          sums_in_flight.emplace(*comm_, store_.grads(), buckets_);
+          objective_->encoder().set_backward_progress(
+              [&sums_in_flight](std::size_t from) { sums_in_flight->gradients_final_from(from); });
+        }
+      }
+      const micro_batch_result r = [&] {
+        // The hook refers to this update's sums: it must not outlive them, even on an error.
+        struct clear_hook {
+          Objective* o;
+          ~clear_hook() { o->encoder().set_backward_progress({}); }
+        } guard{objective_};
+        return objective_->accumulate(b, options_.seed, micro, u);
+      }();
       loss_sum += r.loss_sum;
       sample_size += r.sample_size;
       segments += b.signals.shape()[0];
@@ -156,7 +185,11 @@ class pretrainer {
     }
     position_ += global;
     if (comm_->size() > 1) {
-      if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) comm_->all_reduce_sum(store_.grads());
+      if (sums_in_flight.has_value()) {
+        sums_in_flight->finish();
+      } else if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+        comm_->all_reduce_sum(store_.grads());
+      }
       std::vector<double> sums{loss_sum, sample_size, static_cast<double>(segments)};
       for (const auto& t : terms) sums.push_back(t.second);
       comm_->all_reduce_sum(std::span<double>(sums));
@@ -359,6 +392,7 @@ class pretrainer {
   std::optional<training_type> training_;
   std::unique_ptr<loader_type> loader_;
   distributed::single_process alone_;
+  std::vector<distributed::gradient_bucket> buckets_;  // empty: one blocking sum (or one rank)
   distributed::communicator* comm_ = nullptr;
   std::uint64_t position_ = 0;      // global batches taken by all ranks (epoch x batches_per_epoch + batch)
   std::uint64_t loader_epoch_ = 0;  // the epoch this rank's loader is in
