@@ -22,6 +22,7 @@
 
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -179,6 +180,73 @@ TEST_CASE("bf16 products keep non-finite values non-finite") {
   }
 }
 
+TEST_CASE("the vectorised operand rounding gives bf16_bits' patterns for every kind of value") {
+  // bf16_bits is the scalar definition (core/precision.hpp); the product operands are rounded by
+  // branch-free loops (nn/detail/gemm.hpp). Every exponent with edge mantissas (ties either way,
+  // carries into the exponent and into infinity), subnormals, infinities and NaNs with payloads
+  // in either half, then pseudo-random bit patterns.
+  std::vector<std::uint32_t> patterns;
+  for (std::uint32_t sign : {0u, 0x80000000u}) {
+    for (std::uint32_t exponent = 0; exponent < 256; ++exponent) {
+      for (std::uint32_t mantissa : {0x000000u, 0x000001u, 0x007fffu, 0x008000u, 0x008001u, 0x00ffffu, 0x018000u,
+                                     0x017fffu, 0x400000u, 0x7f8000u, 0x7fffffu, 0x7f7fffu, 0x000040u}) {
+        patterns.push_back(sign | (exponent << 23) | mantissa);
+      }
+    }
+  }
+  const ecgssl::random_stream rng(99, 3);
+  for (std::uint32_t i = 0; i < 100000; ++i) patterns.push_back(static_cast<std::uint32_t>(rng.uniform(i) * 4294967296.0));
+  // An odd count and an unaligned start: the vector loops' remainders run too.
+  std::vector<float> values(patterns.size() + 1);
+  for (std::size_t i = 0; i < patterns.size(); ++i) values[i + 1] = std::bit_cast<float>(patterns[i]);
+  std::vector<std::uint16_t> bits(patterns.size());
+  std::vector<float> widened(patterns.size());
+  const auto count = static_cast<Eigen::Index>(patterns.size());
+  ecgssl::nn::detail::round_to_bf16_bits(values.data() + 1, bits.data(), count);
+  ecgssl::nn::detail::round_to_bf16_floats(values.data() + 1, widened.data(), count);
+  for (std::size_t i = 0; i < patterns.size(); ++i) {
+    CAPTURE(patterns[i]);
+    const std::uint16_t expected = ecgssl::bf16_bits(values[i + 1]);
+    REQUIRE(bits[i] == expected);
+    REQUIRE(std::bit_cast<std::uint32_t>(widened[i]) == static_cast<std::uint32_t>(expected) << 16);
+  }
+}
+
+TEST_CASE("bf16 products into a column-major result and from overlapping-row operands") {
+  // A transposed result (oneDNN computes its transpose instead) and an operand whose rows
+  // overlap (pos_conv's windows: leading dimension smaller than a row) are both legal Eigen
+  // views; both must give the rounded operands' exact products within bound (1).
+  const long m = 60, n = 100, k = 40, overlap_step = 7;
+  const auto a = uniform_values(static_cast<std::size_t>(overlap_step * (m - 1) + k), 41);
+  const auto b = uniform_values(static_cast<std::size_t>(k * n), 42);
+  using Windows = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0, Eigen::OuterStride<>>;
+  const Windows am(a.data(), m, k, Eigen::OuterStride<>(overlap_step));
+  const auto bm = ecgssl::as_matrix(b.data(), k, n);
+  std::vector<float> transposed(static_cast<std::size_t>(n * m), -1.0f);
+  for (const int threads : {1, 2}) {
+    const int before = ecgssl::max_threads();
+    ecgssl::set_threads(threads);
+    {
+      const ecgssl::precision_scope bf16(ecgssl::precision::bf16);
+      ecgssl::nn::detail::parallel_gemm(ecgssl::as_matrix(transposed.data(), n, m).transpose(), am, bm, false);
+    }
+    ecgssl::set_threads(before);
+    for (long i = 0; i < m; ++i) {
+      for (long j = 0; j < n; ++j) {
+        long double sum = 0, abs_sum = 0;
+        for (long q = 0; q < k; ++q) {
+          const long double term = static_cast<long double>(round_to_8_bits(a[static_cast<std::size_t>(i * overlap_step + q)])) *
+                                   round_to_8_bits(b[static_cast<std::size_t>(q * n + j)]);
+          sum += term;
+          abs_sum += std::abs(term);
+        }
+        const double got = transposed[static_cast<std::size_t>(j * m + i)];
+        REQUIRE(std::abs(got - double(sum)) <= gamma_fp32(double(k)) * double(abs_sum) + 2 * fp32_unit * std::abs(double(sum)) + 1e-30);
+      }
+    }
+  }
+}
+
 namespace {
 
 // A float layer in bf16 mode against the same layer in double: (1) fed bf16-rounded parameters,
@@ -300,8 +368,10 @@ TEST_CASE("conv1d in bf16 mode: forward and both gradients within the derived bo
 
 #if defined(ECGSSL_WITH_ONEDNN)
 TEST_CASE("the oneDNN adapter computes products of float32 operands, and of bf16 ones where the CPU has kernels") {
-  // float32 operands exercise the whole adapter (descriptors, cached primitives, memory handles
-  // rebound per call) on any CPU; the bf16 case runs only where oneDNN has a bf16 kernel.
+  // float32 operands exercise the whole adapter (descriptors with strides, the sum post-op,
+  // cached primitives, memory handles rebound per call) on any CPU; the bf16 case runs only where
+  // oneDNN has a bf16 kernel. Operands are read through their strides (transposed ones too) and
+  // the result is written into rows longer than the product (a panel of a wider matrix).
   for (const auto type : {dnnl_f32, dnnl_bf16}) {
     ecgssl::nn::detail::onednn_matmul engine(type);
     const std::string kernel = engine.kernel_for(64, 48, 300);
@@ -312,21 +382,35 @@ TEST_CASE("the oneDNN adapter computes products of float32 operands, and of bf16
       continue;
     }
     for (const product_case p : {product_case{64, 48, 300, false, false, false, 1.0f}, product_case{5, 7, 3, false, false, false, 1.0f},
-                                 product_case{64, 48, 300, false, false, false, 1.0f}}) {  // the first shape again: cached
+                                 product_case{64, 48, 300, false, false, false, 1.0f},  // the first shape again: cached
+                                 product_case{64, 48, 300, false, true, false, 1.0f}, product_case{50, 70, 90, true, false, true, 1.0f},
+                                 product_case{33, 20, 129, true, true, true, 1.0f}}) {
+      CAPTURE(p.m); CAPTURE(p.n); CAPTURE(p.k); CAPTURE(p.transpose_lhs); CAPTURE(p.transpose_rhs); CAPTURE(p.accumulate);
       const auto a = uniform_values(static_cast<std::size_t>(p.m * p.k), 31 + static_cast<std::uint64_t>(p.m));
       const auto b = uniform_values(static_cast<std::size_t>(p.k * p.n), 32 + static_cast<std::uint64_t>(p.m));
       std::vector<std::uint16_t> a_bits(a.size()), b_bits(b.size());
       for (std::size_t i = 0; i < a.size(); ++i) a_bits[i] = ecgssl::bf16_bits(a[i]);
       for (std::size_t i = 0; i < b.size(); ++i) b_bits[i] = ecgssl::bf16_bits(b[i]);
-      std::vector<float> c(static_cast<std::size_t>(p.m * p.n), -1.0f);
+      const long ldc = p.n + 5;
+      const auto c0 = uniform_values(static_cast<std::size_t>(p.m * ldc), 33);
+      std::vector<float> c = c0;
       const bool bf16 = type == dnnl_bf16;
-      REQUIRE(engine.run(p.m, p.n, p.k, bf16 ? static_cast<const void*>(a_bits.data()) : a.data(),
+      ecgssl::nn::detail::product_layout layout{p.m, p.n, p.k, p.k, 1, p.n, 1, ldc, p.accumulate};
+      if (p.transpose_lhs) layout.a_row = 1, layout.a_col = p.m;
+      if (p.transpose_rhs) layout.b_row = 1, layout.b_col = p.k;
+      REQUIRE(engine.run(layout, bf16 ? static_cast<const void*>(a_bits.data()) : a.data(),
                          bf16 ? static_cast<const void*>(b_bits.data()) : b.data(), c.data()));
       for (long i = 0; i < p.m; ++i) {
-        for (long j = 0; j < p.n; ++j) {
+        for (long j = 0; j < ldc; ++j) {
+          const auto idx = static_cast<std::size_t>(i * ldc + j);
+          if (j >= p.n) {
+            REQUIRE(c[idx] == c0[idx]);  // past the product's columns: untouched
+            continue;
+          }
           const auto [exact, abs_sum] = exact_element(p, a, b, i, j, [&](float x) { return bf16 ? round_to_8_bits(x) : double(x); });
-          const double bound = gamma_fp32(double(p.k)) * double(abs_sum) + 1e-30;
-          REQUIRE(std::abs(double(c[static_cast<std::size_t>(i * p.n + j)]) - double(exact)) <= bound);
+          const double expected = (p.accumulate ? double(c0[idx]) : 0.0) + double(exact);
+          const double bound = gamma_fp32(double(p.k)) * double(abs_sum) + 2 * fp32_unit * (std::abs(expected) + std::abs(c0[idx])) + 1e-30;
+          REQUIRE(std::abs(double(c[idx]) - expected) <= bound);
         }
       }
     }

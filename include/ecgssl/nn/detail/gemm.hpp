@@ -20,6 +20,8 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <bit>
+#include <utility>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
@@ -99,12 +101,12 @@ void serial_gemm_exact_operands(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool 
 }
 
 
-/// Per-thread scratch of the bf16 products: the rounded operands and oneDNN's float32 result.
-/// Grown to the largest product a thread has seen and kept, so steady-state training allocates
-/// nothing here.
+/// Per-thread scratch of the bf16 products: the rounded operands (bf16 bits for oneDNN, floats
+/// for the float32 GEMM of rounded operands). Grown to the largest product
+/// a thread has seen and kept, so steady-state training allocates nothing here.
 struct bf16_product_scratch {
   std::vector<std::uint16_t> lhs_bits, rhs_bits;
-  std::vector<float> lhs_rounded, rhs_rounded, product;
+  std::vector<float> lhs_rounded, rhs_rounded;
   static bf16_product_scratch& local() {
     thread_local bf16_product_scratch scratch;
     return scratch;
@@ -117,71 +119,107 @@ auto* grown(Buffer& buffer, Eigen::Index size) {
   return buffer.data();
 }
 
-/// `x` with every value passed through `round` (float -> float or bf16 bits), stored densely in
-/// x's own storage order, or row-major when `force_row_major`. Operands with a unit inner stride
-/// (nearly all) are copied row by row in plain loops the compiler can vectorise.
-template <bool force_row_major, class Out, class X, class Round>
-auto rounded_copy(const X& x, std::vector<Out>& buffer, Round round) {
-  constexpr bool row_major = force_row_major || bool(X::IsRowMajor);
-  using Matrix = Eigen::Matrix<Out, Eigen::Dynamic, Eigen::Dynamic, row_major ? Eigen::RowMajor : Eigen::ColMajor>;
+/// `count` floats rounded to bf16 bit patterns, element by element what bf16_bits gives (nearest,
+/// ties to even; a NaN stays a quiet NaN), written branch-free so the loop vectorises: rounding
+/// is a memory-bound pass over every operand of every product, and a scalar loop cost as much
+/// time as the AMX products themselves.
+inline void round_to_bf16_bits(const float* from, std::uint16_t* to, Eigen::Index count) {
+#pragma omp simd
+  for (Eigen::Index i = 0; i < count; ++i) {
+    const std::uint32_t bits = std::bit_cast<std::uint32_t>(from[i]);
+    const std::uint32_t nearest = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+    const std::uint32_t quiet_nan = (bits >> 16) | 0x0040u;
+    to[i] = static_cast<std::uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? quiet_nan : nearest);
+  }
+}
+
+/// The same rounding, kept as floats (the bf16 value widened back: its low 16 bits zero).
+inline void round_to_bf16_floats(const float* from, float* to, Eigen::Index count) {
+#pragma omp simd
+  for (Eigen::Index i = 0; i < count; ++i) {
+    const std::uint32_t bits = std::bit_cast<std::uint32_t>(from[i]);
+    const std::uint32_t nearest = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
+    const std::uint32_t quiet_nan = (bits & 0xffff0000u) | 0x00400000u;
+    to[i] = std::bit_cast<float>((bits & 0x7fffffffu) > 0x7f800000u ? quiet_nan : nearest);
+  }
+}
+
+/// Whether `x` is read in place, a contiguous run of floats per row (row-major) or per column.
+template <class X>
+constexpr bool contiguous_lines() {
+  return bool(Eigen::internal::traits<X>::Flags & Eigen::DirectAccessBit);
+}
+
+/// Element strides of the dense copy rounded_operand() makes of `x`: its own storage order where
+/// x's lines are contiguous (the copy then reads x line by line), row-major otherwise.
+template <class X>
+std::pair<std::int64_t, std::int64_t> rounded_strides(const X& x) {
+  if constexpr (contiguous_lines<X>()) {
+    if (x.innerStride() == 1 && !bool(X::IsRowMajor)) return {1, static_cast<std::int64_t>(x.rows())};
+  }
+  return {static_cast<std::int64_t>(x.cols()), 1};
+}
+
+/// `x` rounded into `buffer` with the strides rounded_strides(x) gives, by the whole team where
+/// called outside a parallel region (the shared operand of a panelled product is rounded once,
+/// not once per panel).
+template <class Out, class X, class Round>
+Out* rounded_operand(const X& x, std::vector<Out>& buffer, Round round_line) {
   const Eigen::Index rows = x.rows(), cols = x.cols();
-  Eigen::Map<Matrix> out(grown(buffer, rows * cols), rows, cols);
-  if constexpr (bool(Eigen::internal::traits<X>::Flags & Eigen::DirectAccessBit) && row_major == bool(X::IsRowMajor)) {
+  Out* out = grown(buffer, rows * cols);
+  if constexpr (contiguous_lines<X>()) {
     if (x.innerStride() == 1) {
+      constexpr bool row_major = bool(X::IsRowMajor);
       const Eigen::Index outer = row_major ? rows : cols, inner = row_major ? cols : rows;
-      for (Eigen::Index o = 0; o < outer; ++o) {
-        const float* from = x.data() + o * x.outerStride();
-        Out* to = out.data() + o * inner;
-        for (Eigen::Index i = 0; i < inner; ++i) to[i] = round(from[i]);
-      }
+      const float* base = x.data();
+      const Eigen::Index stride = x.outerStride();
+      // Chunks of about 64 Ki elements: enough work per chunk to be worth a thread.
+      const Eigen::Index per_chunk = std::max<Eigen::Index>(1, (Eigen::Index{1} << 16) / std::max<Eigen::Index>(1, inner));
+      const Eigen::Index chunks = (outer + per_chunk - 1) / per_chunk;
+      parallel_for(static_cast<std::int64_t>(chunks), [&](std::int64_t c) {
+        const Eigen::Index first = static_cast<Eigen::Index>(c) * per_chunk;
+        const Eigen::Index last = std::min(outer, first + per_chunk);
+        for (Eigen::Index o = first; o < last; ++o) round_line(base + o * stride, out + o * inner, inner);
+      });
       return out;
     }
   }
-  out = x.unaryExpr(round);
+  using Dense = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Dense dense = x;
+  for (Eigen::Index r = 0; r < rows; ++r) round_line(dense.data() + r * cols, out + r * cols, cols);
   return out;
 }
 
-/// dst (+)= alpha * round_bf16(lhs) * round_bf16(rhs), accumulated in float32.
+/// dst (+)= alpha * round_bf16(lhs) * round_bf16(rhs) as a float32 GEMM of the rounded operands
+/// (the same exact products oneDNN's bf16 kernels sum, in another order): for CPUs where oneDNN
+/// has no bf16 kernel, and builds without oneDNN.
 template <class Dst, class Lhs, class Rhs>
-void serial_gemm_bf16_operands(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate, float alpha) {
-  const Eigen::Index m = dst.rows(), n = dst.cols(), k = lhs.cols();
+void serial_gemm_rounded_operands(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate, float alpha) {
   auto& scratch = bf16_product_scratch::local();
-#if defined(ECGSSL_WITH_ONEDNN)
-  auto& onednn = onednn_matmul::local();
-  if (onednn.has_kernel(m, n, k)) {
-    const auto to_bits = [](float x) { return bf16_bits(x); };
-    const auto a = rounded_copy<true>(lhs, scratch.lhs_bits, to_bits);
-    const auto b = rounded_copy<true>(rhs, scratch.rhs_bits, to_bits);
-    Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> c(grown(scratch.product, m * n), m, n);
-    if (onednn.run(m, n, k, a.data(), b.data(), c.data())) {
-      if (accumulate) {
-        dst += alpha * c;
-      } else {
-        dst = alpha * c;
-      }
-      return;
+  const auto as_rounded = [](const auto& x, std::vector<float>& buffer) {
+    const auto [row, col] = rounded_strides(x);
+    float* data = rounded_operand(x, buffer, round_to_bf16_floats);
+    using Strided = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0,
+                               Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
+    return Strided(data, x.rows(), x.cols(), Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(row, col));
+  };
+  const auto a = as_rounded(lhs, scratch.lhs_rounded);
+  const auto b = as_rounded(rhs, scratch.rhs_rounded);
+  if (a.innerStride() == 1 && b.innerStride() == 1) {
+    serial_gemm_exact_operands(dst, a, b, accumulate, alpha);
+  } else {
+    // A column-major copy seen through a row-major map with strides (1, rows): its transpose
+    // is a plain column-major matrix, which BLAS and Eigen take as it is.
+    using ColMajor = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>>;
+    const auto plain = [](const auto& x) { return ColMajor(x.data(), x.rows(), x.cols()); };
+    if (a.innerStride() != 1 && b.innerStride() != 1) {
+      serial_gemm_exact_operands(dst, plain(a), plain(b), accumulate, alpha);
+    } else if (a.innerStride() != 1) {
+      serial_gemm_exact_operands(dst, plain(a), b, accumulate, alpha);
+    } else {
+      serial_gemm_exact_operands(dst, a, plain(b), accumulate, alpha);
     }
   }
-#endif
-  const auto to_bf16 = [](float x) { return round_to_bf16(x); };
-  const auto a = rounded_copy<false>(lhs, scratch.lhs_rounded, to_bf16);
-  const auto b = rounded_copy<false>(rhs, scratch.rhs_rounded, to_bf16);
-  serial_gemm_exact_operands(dst, a, b, accumulate, alpha);
-}
-
-/// dst (+)= alpha * lhs * rhs on the calling thread only, in the thread's product precision
-/// (float operands rounded to bf16 in bf16 mode; see the file comment).
-template <class Dst, class Lhs, class Rhs>
-void serial_gemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate,
-                 typename std::decay_t<Dst>::Scalar alpha = 1) {
-  using Scalar = typename std::decay_t<Dst>::Scalar;
-  if constexpr (std::is_same_v<Scalar, float>) {
-    if (product_precision() == precision::bf16 && lhs.cols() > 0 && dst.size() > 0) {
-      serial_gemm_bf16_operands(std::forward<Dst>(dst), lhs, rhs, accumulate, alpha);
-      return;
-    }
-  }
-  serial_gemm_exact_operands(std::forward<Dst>(dst), lhs, rhs, accumulate, alpha);
 }
 
 /// Panel rows are a multiple of this (a multiple of Eigen's register block heights), so a
@@ -193,6 +231,100 @@ inline constexpr Eigen::Index gemm_panel_multiple = 48;
 inline Eigen::Index gemm_panels(Eigen::Index extent) {
   const auto threads = static_cast<Eigen::Index>(std::max(1, max_threads()));
   return std::clamp<Eigen::Index>(extent / gemm_panel_multiple, 1, threads);
+}
+
+/// Rows (or columns) per panel: the extent split evenly, rounded up to the panel multiple.
+inline Eigen::Index gemm_panel_size(Eigen::Index extent, Eigen::Index panels) {
+  const Eigen::Index size = (extent + panels - 1) / panels;
+  return (size + gemm_panel_multiple - 1) / gemm_panel_multiple * gemm_panel_multiple;
+}
+
+#if defined(ECGSSL_WITH_ONEDNN)
+/// dst (+)= alpha * round_bf16(lhs) * round_bf16(rhs) through oneDNN's bf16 kernels, oneDNN
+/// writing dst where it lies (the sum post-op accumulates). Each operand is rounded once, in its
+/// own storage order, and oneDNN reads it through its strides. With `panelled` the product is
+/// split as parallel_gemm splits it, one oneDNN call per panel and thread. Returns false, having
+/// written nothing, where oneDNN has no kernel for a panel's layout (its reference loop only)
+/// or the operands do not suit (a dst without contiguous rows, alpha with accumulation).
+template <class Dst, class Lhs, class Rhs>
+bool onednn_bf16_gemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate, float alpha, bool panelled) {
+  using DstX = std::decay_t<Dst>;
+  if constexpr (!contiguous_lines<DstX>()) {
+    return false;
+  } else if constexpr (!bool(DstX::IsRowMajor)) {
+    // A column-major result is the row-major transpose of rhs^T * lhs^T.
+    return onednn_bf16_gemm(dst.transpose(), rhs.transpose(), lhs.transpose(), accumulate, alpha, panelled);
+  } else {
+    if (dst.innerStride() != 1 || (accumulate && alpha != 1.0f)) return false;
+    const std::int64_t m = dst.rows(), n = dst.cols(), k = lhs.cols();
+    const auto [a_row, a_col] = rounded_strides(lhs);
+    const auto [b_row, b_col] = rounded_strides(rhs);
+    const std::int64_t ldc = dst.outerStride();
+    const bool by_rows = m >= n;
+    const Eigen::Index extent = by_rows ? m : n;
+    const Eigen::Index panels = panelled ? gemm_panels(extent) : 1;
+    const Eigen::Index size = panels == 1 ? extent : gemm_panel_size(extent, panels);
+    const Eigen::Index count = (extent + size - 1) / size;
+    const auto layout_of = [&](Eigen::Index length) {
+      return product_layout{by_rows ? length : m, by_rows ? n : length, k, a_row, a_col, b_row, b_col, ldc, accumulate};
+    };
+    auto& onednn = onednn_matmul::local();
+    if (!onednn.has_kernel(layout_of(size)) || !onednn.has_kernel(layout_of(extent - (count - 1) * size))) return false;
+    auto& scratch = bf16_product_scratch::local();
+    const std::uint16_t* a = rounded_operand(lhs, scratch.lhs_bits, round_to_bf16_bits);
+    const std::uint16_t* b = rounded_operand(rhs, scratch.rhs_bits, round_to_bf16_bits);
+    float* c = dst.data();
+    const auto panel = [&](std::int64_t p) {
+      const Eigen::Index first = static_cast<Eigen::Index>(p) * size;
+      const Eigen::Index length = std::min(size, extent - first);
+      const auto layout = layout_of(length);
+      const std::uint16_t* a_panel = by_rows ? a + first * a_row : a;
+      const std::uint16_t* b_panel = by_rows ? b : b + first * b_col;
+      float* c_panel = by_rows ? c + first * ldc : c + first;
+      if (!onednn_matmul::local().run(layout, a_panel, b_panel, c_panel)) {
+        // oneDNN refused at run time what it accepted at creation: compute this panel the
+        // portable way (same exact products, another summation order).
+        if (by_rows) {
+          serial_gemm_rounded_operands(dst.middleRows(first, length), lhs.middleRows(first, length), rhs, accumulate, alpha);
+        } else {
+          serial_gemm_rounded_operands(dst.middleCols(first, length), lhs, rhs.middleCols(first, length), accumulate, alpha);
+        }
+        return;
+      }
+      if (alpha != 1.0f) {
+        if (by_rows) {
+          dst.middleRows(first, length) *= alpha;
+        } else {
+          dst.middleCols(first, length) *= alpha;
+        }
+      }
+    };
+    if (count == 1) {
+      panel(0);
+    } else {
+      parallel_for(static_cast<std::int64_t>(count), panel);
+    }
+    return true;
+  }
+}
+#endif
+
+/// dst (+)= alpha * lhs * rhs on the calling thread only, in the thread's product precision
+/// (float operands rounded to bf16 in bf16 mode; see the file comment).
+template <class Dst, class Lhs, class Rhs>
+void serial_gemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate,
+                 typename std::decay_t<Dst>::Scalar alpha = 1) {
+  using Scalar = typename std::decay_t<Dst>::Scalar;
+  if constexpr (std::is_same_v<Scalar, float>) {
+    if (product_precision() == precision::bf16 && lhs.cols() > 0 && dst.size() > 0) {
+#if defined(ECGSSL_WITH_ONEDNN)
+      if (onednn_bf16_gemm(dst, lhs, rhs, accumulate, alpha, false)) return;
+#endif
+      serial_gemm_rounded_operands(std::forward<Dst>(dst), lhs, rhs, accumulate, alpha);
+      return;
+    }
+  }
+  serial_gemm_exact_operands(std::forward<Dst>(dst), lhs, rhs, accumulate, alpha);
 }
 
 /// dst (+)= lhs * rhs, with dst split along its longer side into gemm_panels() panels computed
@@ -208,6 +340,11 @@ void parallel_gemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate,
     if (!accumulate) dst.setZero();
     return;
   }
+#if defined(ECGSSL_WITH_ONEDNN)
+  if constexpr (std::is_same_v<typename std::decay_t<Dst>::Scalar, float>) {
+    if (product_precision() == precision::bf16 && onednn_bf16_gemm(dst, lhs, rhs, accumulate, alpha, true)) return;
+  }
+#endif
   const bool by_rows = m >= n;
   const Eigen::Index extent = by_rows ? m : n;
   const Eigen::Index panels = gemm_panels(extent);
@@ -216,8 +353,7 @@ void parallel_gemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate,
     return;
   }
   // Panel p covers [p * size, min(extent, (p + 1) * size)), size rounded to the multiple.
-  Eigen::Index size = (extent + panels - 1) / panels;
-  size = (size + gemm_panel_multiple - 1) / gemm_panel_multiple * gemm_panel_multiple;
+  const Eigen::Index size = gemm_panel_size(extent, panels);
   const Eigen::Index count = (extent + size - 1) / size;
   parallel_for(static_cast<std::int64_t>(count), [&](std::int64_t p) {
     const Eigen::Index begin = static_cast<Eigen::Index>(p) * size;

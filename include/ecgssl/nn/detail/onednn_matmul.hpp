@@ -29,6 +29,23 @@ namespace ecgssl::nn::detail {
 
 #if defined(ECGSSL_WITH_ONEDNN)
 
+/// Where the elements of the three matrices of a product c[m x n] (+)= a[m x k] * b[k x n] lie:
+/// each operand's row and column strides in elements, so a transposed or sliced operand is
+/// read where it is (no copy), and c's row stride (c is always row-major, unit column stride).
+struct product_layout {
+  std::int64_t m = 0, n = 0, k = 0;
+  std::int64_t a_row = 0, a_col = 1;
+  std::int64_t b_row = 0, b_col = 1;
+  std::int64_t c_row = 0;
+  bool accumulate = false;  ///< c += a * b (oneDNN's sum post-op) instead of c = a * b
+
+  /// Dense row-major a, b and c.
+  static product_layout row_major(std::int64_t m, std::int64_t n, std::int64_t k) {
+    return product_layout{m, n, k, k, 1, n, 1, n, false};
+  }
+  auto key() const { return std::make_tuple(m, n, k, a_row, a_col, b_row, b_col, c_row, accumulate); }
+};
+
 /// Products with float32 results and operands of one type: bf16 (what the library uses) or f32
 /// (so the adapter can be tested, and measured, on CPUs without bf16 kernels).
 class onednn_matmul {
@@ -51,11 +68,11 @@ class onednn_matmul {
     if (engine_ != nullptr) dnnl_engine_destroy(engine_);
   }
 
-  /// c[m x n] = a[m x k] * b[k x n], every operand dense and row-major, a and b of the operand
-  /// type (bf16: the bit patterns as std::uint16_t). Returns false (and computes nothing) where
-  /// oneDNN offers no kernel better than its reference one.
-  bool run(std::int64_t m, std::int64_t n, std::int64_t k, const void* a, const void* b, float* c) {
-    prepared* p = prepared_for(m, n, k);
+  /// The product `layout` describes, a and b of the operand type (bf16: the bit patterns as
+  /// std::uint16_t) pointing at their element [0, 0]. Returns false (and computes nothing)
+  /// where oneDNN offers no kernel better than its reference one for this layout.
+  bool run(const product_layout& layout, const void* a, const void* b, float* c) {
+    prepared* p = prepared_for(layout);
     if (p == nullptr || p->primitive == nullptr) return false;
     dnnl_memory_set_data_handle(p->a, const_cast<void*>(a));
     dnnl_memory_set_data_handle(p->b, const_cast<void*>(b));
@@ -65,18 +82,25 @@ class onednn_matmul {
     return dnnl_stream_wait(stream_) == dnnl_success;
   }
 
-  /// Whether run() computes products of this shape (false where only the reference kernel exists).
-  bool has_kernel(std::int64_t m, std::int64_t n, std::int64_t k) {
-    const prepared* p = prepared_for(m, n, k);
-    return p != nullptr && p->primitive != nullptr;
+  /// c[m x n] = a[m x k] * b[k x n], every operand dense and row-major.
+  bool run(std::int64_t m, std::int64_t n, std::int64_t k, const void* a, const void* b, float* c) {
+    return run(product_layout::row_major(m, n, k), a, b, c);
   }
 
-  /// oneDNN's name for the kernel it picks for a product of the given shape ("ref:any"
+  /// Whether run() computes products of this layout (false where only the reference kernel exists).
+  bool has_kernel(const product_layout& layout) {
+    const prepared* p = prepared_for(layout);
+    return p != nullptr && p->primitive != nullptr;
+  }
+  bool has_kernel(std::int64_t m, std::int64_t n, std::int64_t k) { return has_kernel(product_layout::row_major(m, n, k)); }
+
+  /// oneDNN's name for the kernel it picks for a product of the given layout ("ref:any"
   /// is its portable reference loop; "brg:avx512_core_amx" a tile kernel), or "none".
-  std::string kernel_for(std::int64_t m, std::int64_t n, std::int64_t k) {
-    prepared* p = prepared_for(m, n, k);
+  std::string kernel_for(const product_layout& layout) {
+    prepared* p = prepared_for(layout);
     return p == nullptr ? std::string("none") : p->kernel;
   }
+  std::string kernel_for(std::int64_t m, std::int64_t n, std::int64_t k) { return kernel_for(product_layout::row_major(m, n, k)); }
 
  private:
   struct prepared {
@@ -92,38 +116,56 @@ class onednn_matmul {
       a = b = c = nullptr;
     }
   };
+  using layout_key = decltype(product_layout{}.key());
 
-  /// The primitive and memory objects of one shape, made on first use; null if oneDNN refused.
-  prepared* prepared_for(std::int64_t m, std::int64_t n, std::int64_t k) {
+  /// The primitive and memory objects of one layout, made on first use; null if oneDNN refused.
+  prepared* prepared_for(const product_layout& layout) {
     if (engine_ == nullptr || stream_ == nullptr) return nullptr;
-    const auto key = std::make_tuple(m, n, k);
+    const auto key = layout.key();
     auto found = cache_.find(key);
     if (found != cache_.end()) return found->second.kernel.empty() ? nullptr : &found->second;
     prepared p;
-    make(p, m, n, k);
+    make(p, layout);
     if (p.kernel.empty()) p.release();
     found = cache_.emplace(key, p).first;
     return p.kernel.empty() ? nullptr : &found->second;
   }
 
-  void make(prepared& p, std::int64_t m, std::int64_t n, std::int64_t k) {
-    const dnnl_dims_t a_dims = {m, k}, b_dims = {k, n}, c_dims = {m, n};
+  void make(prepared& p, const product_layout& l) {
+    const dnnl_dims_t a_dims = {l.m, l.k}, b_dims = {l.k, l.n}, c_dims = {l.m, l.n};
+    const dnnl_dims_t a_strides = {l.a_row, l.a_col}, b_strides = {l.b_row, l.b_col}, c_strides = {l.c_row, 1};
     dnnl_primitive_desc_t pd = nullptr;
+    dnnl_primitive_attr_t attr = nullptr;
+    dnnl_post_ops_t post_ops = nullptr;
+    bool attributed = dnnl_primitive_attr_create(&attr) == dnnl_success;
+    if (attributed && l.accumulate) {
+      // The sum post-op adds the product to what c holds, in float32, inside the kernel.
+#if DNNL_VERSION_MAJOR >= 3
+      attributed = dnnl_post_ops_create(&post_ops) == dnnl_success &&
+                   dnnl_post_ops_append_sum(post_ops, 1.0f, 0, dnnl_data_type_undef) == dnnl_success &&
+                   dnnl_primitive_attr_set_post_ops(attr, post_ops) == dnnl_success;
+#else
+      attributed = dnnl_post_ops_create(&post_ops) == dnnl_success && dnnl_post_ops_append_sum(post_ops, 1.0f) == dnnl_success &&
+                   dnnl_primitive_attr_set_post_ops(attr, post_ops) == dnnl_success;
+#endif
+    }
 #if DNNL_VERSION_MAJOR >= 3
     dnnl_memory_desc_t a_md = nullptr, b_md = nullptr, c_md = nullptr;
-    const bool described = dnnl_memory_desc_create_with_tag(&a_md, 2, a_dims, operand_type_, dnnl_ab) == dnnl_success &&
-                           dnnl_memory_desc_create_with_tag(&b_md, 2, b_dims, operand_type_, dnnl_ab) == dnnl_success &&
-                           dnnl_memory_desc_create_with_tag(&c_md, 2, c_dims, dnnl_f32, dnnl_ab) == dnnl_success &&
-                           dnnl_matmul_primitive_desc_create(&pd, engine_, a_md, b_md, nullptr, c_md, nullptr) == dnnl_success;
+    const bool described =
+        attributed && dnnl_memory_desc_create_with_strides(&a_md, 2, a_dims, operand_type_, a_strides) == dnnl_success &&
+        dnnl_memory_desc_create_with_strides(&b_md, 2, b_dims, operand_type_, b_strides) == dnnl_success &&
+        dnnl_memory_desc_create_with_strides(&c_md, 2, c_dims, dnnl_f32, c_strides) == dnnl_success &&
+        dnnl_matmul_primitive_desc_create(&pd, engine_, a_md, b_md, nullptr, c_md, attr) == dnnl_success;
     const auto memory = [&](dnnl_memory_t* mem, dnnl_memory_desc_t md) { return dnnl_memory_create(mem, md, engine_, DNNL_MEMORY_NONE); };
 #else
     dnnl_memory_desc_t a_desc, b_desc, c_desc;
     dnnl_matmul_desc_t op;
-    const bool described = dnnl_memory_desc_init_by_tag(&a_desc, 2, a_dims, operand_type_, dnnl_ab) == dnnl_success &&
-                           dnnl_memory_desc_init_by_tag(&b_desc, 2, b_dims, operand_type_, dnnl_ab) == dnnl_success &&
-                           dnnl_memory_desc_init_by_tag(&c_desc, 2, c_dims, dnnl_f32, dnnl_ab) == dnnl_success &&
-                           dnnl_matmul_desc_init(&op, &a_desc, &b_desc, nullptr, &c_desc) == dnnl_success &&
-                           dnnl_primitive_desc_create(&pd, &op, nullptr, engine_, nullptr) == dnnl_success;
+    const bool described =
+        attributed && dnnl_memory_desc_init_by_strides(&a_desc, 2, a_dims, operand_type_, a_strides) == dnnl_success &&
+        dnnl_memory_desc_init_by_strides(&b_desc, 2, b_dims, operand_type_, b_strides) == dnnl_success &&
+        dnnl_memory_desc_init_by_strides(&c_desc, 2, c_dims, dnnl_f32, c_strides) == dnnl_success &&
+        dnnl_matmul_desc_init(&op, &a_desc, &b_desc, nullptr, &c_desc) == dnnl_success &&
+        dnnl_primitive_desc_create(&pd, &op, attr, engine_, nullptr) == dnnl_success;
     const dnnl_memory_desc_t *a_md = &a_desc, *b_md = &b_desc, *c_md = &c_desc;
     const auto memory = [&](dnnl_memory_t* mem, const dnnl_memory_desc_t* md) { return dnnl_memory_create(mem, md, engine_, DNNL_MEMORY_NONE); };
 #endif
@@ -131,7 +173,7 @@ class onednn_matmul {
       const char* impl = nullptr;
       if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl != nullptr) p.kernel = impl;
       // The reference kernel is a plain loop, far slower than a float32 GEMM of the rounded
-      // operands, which gives the same products: leave such shapes to the float32 GEMM.
+      // operands, which gives the same products: leave such layouts to the float32 GEMM.
       if (!p.kernel.empty() && p.kernel.rfind("ref", 0) != 0) {
         if (dnnl_primitive_create(&p.primitive, pd) != dnnl_success || memory(&p.a, a_md) != dnnl_success ||
             memory(&p.b, b_md) != dnnl_success || memory(&p.c, c_md) != dnnl_success) {
@@ -141,6 +183,8 @@ class onednn_matmul {
       }
     }
     if (pd != nullptr) dnnl_primitive_desc_destroy(pd);
+    if (post_ops != nullptr) dnnl_post_ops_destroy(post_ops);
+    if (attr != nullptr) dnnl_primitive_attr_destroy(attr);
 #if DNNL_VERSION_MAJOR >= 3
     for (auto md : {a_md, b_md, c_md}) {
       if (md != nullptr) dnnl_memory_desc_destroy(md);
@@ -151,7 +195,7 @@ class onednn_matmul {
   dnnl_data_type_t operand_type_;
   dnnl_engine_t engine_ = nullptr;
   dnnl_stream_t stream_ = nullptr;
-  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, prepared> cache_;
+  std::map<layout_key, prepared> cache_;
 };
 
 #endif  // ECGSSL_WITH_ONEDNN
