@@ -10,7 +10,9 @@ W2V+CMSC loss of spec section 4.4 (wav2vec 2.0 contrastive with 100 negatives pe
 diversity 0.1, feature penalty 10, CMSC on mean-pooled outputs, tau 0.1), backward, and Adam with
 decoupled weight decay (spec section 5). The PyTorch side is tools/torch_reference_encoder.py
 (same architecture, same parameter names). The two programs alternate, `--rounds` times each; the
-table reports the fastest round of each (the machine is shared) and the ratio.
+table reports the fastest round of each (the machine is shared) and the ratio. A second table
+gives eval-mode encoder inference at batch 32 and batch 1 (ms per segment), timed the way
+`ecgssl bench` times it (PyTorch under torch.no_grad, and autocast in bf16).
 
 Environment as in benchmarks/compare_pytorch.py: OMP_NUM_THREADS = --threads for both sides and
 the tuned allocator/OpenMP variables of spec section 11 unless --default-env.
@@ -18,7 +20,7 @@ the tuned allocator/OpenMP variables of spec section 11 unless --default-env.
 --precision bf16 runs `ecgssl bench --precision bf16` (bf16 product operands, float32 accumulation)
 against PyTorch under torch.autocast(device, torch.bfloat16) around the forward and the loss (the
 recommended use: backward and the optimizer outside it; PyTorch 1.13's CPU autocast stops in
-group_norm with a dtype error, so compare bf16 with PyTorch 2.x). --torch-python names the interpreters
+group_norm with a dtype error, so bf16 runs leave 1.x interpreters out and say so). --torch-python names the interpreters
 whose PyTorch runs (default: this one); --venv DIR adds a virtual environment with PyTorch 2.x
 from the package index, created there (pip install torch) when it does not exist yet, e.g.
     /usr/bin/python3 benchmarks/pretrain_throughput.py --precision bf16 --venv ~/torch2 \
@@ -114,8 +116,26 @@ def pytorch_child(config, pairs, steps, threads, device="cpu", precision="fp32")
     synchronize()
     seconds = (time.perf_counter() - start) / steps
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+    # Eval-mode inference as `ecgssl bench` times it: one warm-up forward, then batch 1 three
+    # times and batch 32 once, ms per segment; no autograd, autocast as in training.
+    model.eval()
+
+    def infer_ms(batch, repeats):
+        xb = torch.randn(batch, o.in_channels, samples, device=device)
+        with torch.no_grad(), autocast:
+            model(xb)
+            synchronize()
+            begin = time.perf_counter()
+            for _ in range(repeats):
+                model(xb)
+            synchronize()
+        return 1e3 * (time.perf_counter() - begin) / repeats / batch
+
+    b1, b32 = infer_ms(1, 3), infer_ms(32, 1)
     print(json.dumps({"train_s_per_step": seconds, "train_segments_per_s": segments / seconds,
-                      "train_peak_rss_mib": peak, "torch": torch.__version__}))
+                      "train_peak_rss_mib": peak, "infer_ms_b1": b1, "infer_ms_b32": b32,
+                      "torch": torch.__version__}))
 
 
 def ensure_torch_venv(path):
@@ -156,8 +176,19 @@ def main():
     pythons = list(args.torch_python)
     if args.venv:
         pythons.append(ensure_torch_venv(args.venv))
+    if args.precision == "bf16" and args.device == "host":
+        # PyTorch 1.13's CPU autocast stops in group_norm with a dtype error: leave it out, say so.
+        def major(py):
+            return int(subprocess.run([py, "-c", "import torch; print(torch.__version__.split('.')[0])"],
+                                      capture_output=True, text=True, check=True).stdout.strip())
+        old = [py for py in pythons if major(py) < 2]
+        for py in old:
+            print(f"{py}: PyTorch 1.x has no working CPU bf16 autocast for this model; not compared", file=sys.stderr)
+        pythons = [py for py in pythons if py not in old]
+        if not pythons:
+            sys.exit("no PyTorch 2.x to compare bf16 with: pass --venv DIR or --torch-python with PyTorch 2.x")
     env = environment(args)
-    rows = []
+    rows, infer = [], []
     for config in args.configs:
         ours, theirs = [], {py: [] for py in pythons}
         for _ in range(args.rounds):
@@ -176,6 +207,9 @@ def main():
         rows.append((config, segs / a, [(version, segs / b, b / a, m) for version, b, m in peers], ours[0], rss))
         print(f"{config}: ecgssl {a:.3f} s/step, " + ", ".join(f"PyTorch {v} {b:.3f} s/step" for v, b, _ in peers),
               file=sys.stderr, flush=True)
+        infer.append((config, [min(r[key] for r in ours) for key in ("infer_ms_per_segment_b32", "infer_ms_per_segment_b1")],
+                      [(theirs[py][0]["torch"], min(r["infer_ms_b32"] for r in theirs[py]),
+                        min(r["infer_ms_b1"] for r in theirs[py])) for py in pythons]))
     versions = [v for v, _, _, _ in rows[0][2]]
     print("| config | ecgssl segments/s | ecgssl peak RSS, MiB | " +
           " | ".join(f"PyTorch {v} segments/s | ecgssl / PyTorch {v} | PyTorch {v} peak RSS, MiB" for v in versions) + " |")
@@ -183,6 +217,12 @@ def main():
     for config, a, peers, _, rss in rows:
         print(f"| {config} | {a:.2f} | {rss:.0f} | " +
               " | ".join(f"{b:.2f} | {r:.2f}x | {m:.0f}" for _, b, r, m in peers) + " |")
+    print("\nEval-mode inference, ms per segment at batch 32 / batch 1 (lower is better; ratio = PyTorch / ecgssl):")
+    print("| config | ecgssl | " + " | ".join(f"PyTorch {v} | ratio" for v in versions) + " |")
+    print("| --- | --- | " + " | ".join("--- | ---" for _ in versions) + " |")
+    for config, (a32, a1), peers in infer:
+        print(f"| {config} | {a32:.1f} / {a1:.1f} | " +
+              " | ".join(f"{b32:.1f} / {b1:.1f} | {b32 / a32:.2f}x / {b1 / a1:.2f}x" for _, b32, b1 in peers) + " |")
     first = rows[0][3]
     print("\nPeak RSS: the whole process's resident peak after the timed updates (ecgssl: before its inference "
           "timing), libraries included.")
