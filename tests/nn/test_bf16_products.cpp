@@ -19,6 +19,7 @@
 #include <ecgssl/nn/conv1d.hpp>
 #include <ecgssl/nn/detail/gemm.hpp>
 #include <ecgssl/nn/linear.hpp>
+#include <ecgssl/optim/training_backend.hpp>
 
 #include <doctest/doctest.h>
 
@@ -245,6 +246,59 @@ TEST_CASE("bf16 products into a column-major result and from overlapping-row ope
       }
     }
   }
+}
+
+TEST_CASE("frozen operands are rounded once and kept; ending the registration drops the copies") {
+  // Weights during inference (inference_parameters): a product reading frozen memory uses the
+  // kept copy, which gives the very bits a fresh rounding gives, so results are bit-identical.
+  const long m = 100, n = 96, k = 64;
+  const auto x = uniform_values(static_cast<std::size_t>(m * k), 51);
+  auto w = uniform_values(static_cast<std::size_t>(n * k), 52);
+  const auto forward = [&] {  // linear's orientation: y = x w^T, the weight read transposed
+    std::vector<float> y(static_cast<std::size_t>(m * n));
+    const ecgssl::precision_scope bf16(ecgssl::precision::bf16);
+    ecgssl::nn::detail::parallel_gemm(ecgssl::as_matrix(y.data(), m, n), ecgssl::as_matrix(x.data(), m, k),
+                                      ecgssl::as_matrix(w.data(), n, k).transpose(), false);
+    return y;
+  };
+  using frozen = ecgssl::nn::detail::frozen_operands;
+  REQUIRE(frozen::counts() == std::pair<std::size_t, std::size_t>{0, 0});
+  const auto fresh = forward();
+  bool kept = false;
+  {
+    const auto registration = frozen::freeze(std::span<const float>(w));
+    CHECK(frozen::counts().first == 1);
+    CHECK(forward() == fresh);
+    kept = frozen::counts().second > 0;
+    // Where oneDNN has bf16 kernels the weight was rounded once into a kept copy (elsewhere the
+    // float32 GEMM of rounded operands runs and keeps nothing): a second pass reuses it, so even
+    // a weight changed behind the registration's back is not seen until it ends.
+    if (kept) {
+      CHECK(frozen::counts().second == 1);
+      w[0] += 1.0f;
+      CHECK(forward() == fresh);
+      CHECK(frozen::counts().second == 1);
+    } else {
+      w[0] += 1.0f;
+    }
+  }
+  CHECK(frozen::counts() == std::pair<std::size_t, std::size_t>{0, 0});
+  const auto changed = forward();
+  CHECK(changed != fresh);
+  MESSAGE(std::string("kept copies used: ") + (kept ? "yes" : "no (no oneDNN bf16 kernel here)"));
+  // inference_parameters freezes float stores only (double stores are the gradient checks').
+  ecgssl::parameter_store<float> fstore;
+  ecgssl::parameter_store<double> dstore;
+  fstore.add("w", {3, 4});
+  dstore.add("w", {3, 4});
+  fstore.allocate();
+  dstore.allocate();
+  {
+    const ecgssl::inference_parameters<float, ecgssl::host> resident(fstore);
+    const ecgssl::inference_parameters<double, ecgssl::host> exact(dstore);
+    CHECK(frozen::counts().first == 1);
+  }
+  CHECK(frozen::counts().first == 0);
 }
 
 namespace {

@@ -9,10 +9,12 @@
 /// The primary template is declared only: training on cuda without that header does not compile.
 
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "../core/backend.hpp"
 #include "../core/parameter_store.hpp"
+#include "../nn/detail/frozen_operands.hpp"
 #include "optimizer.hpp"
 
 namespace ecgssl {
@@ -50,15 +52,22 @@ class training_backend<Update, Schedule, T, host> {
 };
 
 /// A store's values where backend B computes, for inference without an optimizer (host: the
-/// store itself; cuda, <ecgssl/cuda/training_backend.cuh>: a device mirror uploaded once).
+/// store itself; cuda, <ecgssl/cuda/training_backend.cuh>: a device mirror uploaded once). The
+/// values must not change while it lives: on the host, bf16 products keep rounded copies of the
+/// weights they read (nn/detail/frozen_operands.hpp) until it ends.
 template <class T, class Backend>
 class inference_parameters;
 
 template <class T>
 class inference_parameters<T, host> {
  public:
-  explicit inference_parameters(parameter_store<T>&) {}
+  explicit inference_parameters(parameter_store<T>& store) {
+    if constexpr (std::is_same_v<T, float>) frozen_ = nn::detail::frozen_operands::freeze(store.values());
+  }
   void synchronize() {}
+
+ private:
+  nn::detail::frozen_operands::registration frozen_;
 };
 
 }  // namespace ecgssl

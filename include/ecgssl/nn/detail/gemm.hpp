@@ -20,10 +20,9 @@
 
 #include <Eigen/Core>
 #include <algorithm>
-#include <bit>
-#include <utility>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #if defined(ECGSSL_USE_OPENBLAS)
@@ -34,6 +33,8 @@
 
 #include "../../core/precision.hpp"
 #include "../../core/threading.hpp"
+#include "bf16_rounding.hpp"
+#include "frozen_operands.hpp"
 #include "onednn_matmul.hpp"
 
 namespace ecgssl::nn::detail {
@@ -119,31 +120,6 @@ auto* grown(Buffer& buffer, Eigen::Index size) {
   return buffer.data();
 }
 
-/// `count` floats rounded to bf16 bit patterns, element by element what bf16_bits gives (nearest,
-/// ties to even; a NaN stays a quiet NaN), written branch-free so the loop vectorises: rounding
-/// is a memory-bound pass over every operand of every product, and a scalar loop cost as much
-/// time as the AMX products themselves.
-inline void round_to_bf16_bits(const float* from, std::uint16_t* to, Eigen::Index count) {
-#pragma omp simd
-  for (Eigen::Index i = 0; i < count; ++i) {
-    const std::uint32_t bits = std::bit_cast<std::uint32_t>(from[i]);
-    const std::uint32_t nearest = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
-    const std::uint32_t quiet_nan = (bits >> 16) | 0x0040u;
-    to[i] = static_cast<std::uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? quiet_nan : nearest);
-  }
-}
-
-/// The same rounding, kept as floats (the bf16 value widened back: its low 16 bits zero).
-inline void round_to_bf16_floats(const float* from, float* to, Eigen::Index count) {
-#pragma omp simd
-  for (Eigen::Index i = 0; i < count; ++i) {
-    const std::uint32_t bits = std::bit_cast<std::uint32_t>(from[i]);
-    const std::uint32_t nearest = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
-    const std::uint32_t quiet_nan = (bits & 0xffff0000u) | 0x00400000u;
-    to[i] = std::bit_cast<float>((bits & 0x7fffffffu) > 0x7f800000u ? quiet_nan : nearest);
-  }
-}
-
 /// Whether `x` is read in place, a contiguous run of floats per row (row-major) or per column.
 template <class X>
 constexpr bool contiguous_lines() {
@@ -188,6 +164,20 @@ Out* rounded_operand(const X& x, std::vector<Out>& buffer, Round round_line) {
   const Dense dense = x;
   for (Eigen::Index r = 0; r < rows; ++r) round_line(dense.data() + r * cols, out + r * cols, cols);
   return out;
+}
+
+/// `x`'s bf16 bits laid out as rounded_operand() lays them: the kept copy where x lies in frozen
+/// memory (nn/detail/frozen_operands.hpp: weights during inference), else rounded into `buffer`.
+template <class X>
+const std::uint16_t* rounded_bits(const X& x, std::vector<std::uint16_t>& buffer) {
+  if constexpr (contiguous_lines<X>()) {
+    if (x.innerStride() == 1) {
+      const bool row_major = bool(X::IsRowMajor);
+      const std::int64_t lines = row_major ? x.rows() : x.cols(), length = row_major ? x.cols() : x.rows();
+      if (const std::uint16_t* kept = frozen_operands::find(x.data(), lines, length, x.outerStride())) return kept;
+    }
+  }
+  return rounded_operand(x, buffer, round_to_bf16_bits);
 }
 
 /// dst (+)= alpha * round_bf16(lhs) * round_bf16(rhs) as a float32 GEMM of the rounded operands
@@ -271,8 +261,8 @@ bool onednn_bf16_gemm(Dst&& dst, const Lhs& lhs, const Rhs& rhs, bool accumulate
     auto& onednn = onednn_matmul::local();
     if (!onednn.has_kernel(layout_of(size)) || !onednn.has_kernel(layout_of(extent - (count - 1) * size))) return false;
     auto& scratch = bf16_product_scratch::local();
-    const std::uint16_t* a = rounded_operand(lhs, scratch.lhs_bits, round_to_bf16_bits);
-    const std::uint16_t* b = rounded_operand(rhs, scratch.rhs_bits, round_to_bf16_bits);
+    const std::uint16_t* a = rounded_bits(lhs, scratch.lhs_bits);
+    const std::uint16_t* b = rounded_bits(rhs, scratch.rhs_bits);
     float* c = dst.data();
     const auto panel = [&](std::int64_t p) {
       const Eigen::Index first = static_cast<Eigen::Index>(p) * size;
