@@ -285,7 +285,8 @@ TEST_CASE("frozen operands are rounded once and kept; ending the registration dr
   CHECK(frozen::counts() == std::pair<std::size_t, std::size_t>{0, 0});
   const auto changed = forward();
   CHECK(changed != fresh);
-  MESSAGE(std::string("kept copies used: ") + (kept ? "yes" : "no (no oneDNN bf16 kernel here)"));
+  const std::string used = kept ? "yes" : "no (no oneDNN bf16 kernel here)";
+  MESSAGE("kept copies used: " << used);
   // inference_parameters freezes float stores only (double stores are the gradient checks').
   ecgssl::parameter_store<float> fstore;
   ecgssl::parameter_store<double> dstore;
