@@ -183,7 +183,7 @@ TEST_CASE("bf16 products keep non-finite values non-finite") {
 
 TEST_CASE("the vectorised operand rounding gives bf16_bits' patterns for every kind of value") {
   // bf16_bits is the scalar definition (core/precision.hpp); the product operands are rounded by
-  // branch-free loops (nn/detail/gemm.hpp). Every exponent with edge mantissas (ties either way,
+  // branch-free loops (core/detail/bf16_rounding.hpp). Every exponent with edge mantissas (ties either way,
   // carries into the exponent and into infinity), subnormals, infinities and NaNs with payloads
   // in either half, then pseudo-random bit patterns.
   std::vector<std::uint32_t> patterns;
@@ -203,8 +203,8 @@ TEST_CASE("the vectorised operand rounding gives bf16_bits' patterns for every k
   std::vector<std::uint16_t> bits(patterns.size());
   std::vector<float> widened(patterns.size());
   const auto count = static_cast<Eigen::Index>(patterns.size());
-  ecgssl::nn::detail::round_to_bf16_bits(values.data() + 1, bits.data(), count);
-  ecgssl::nn::detail::round_to_bf16_floats(values.data() + 1, widened.data(), count);
+  ecgssl::detail::round_to_bf16_bits(values.data() + 1, bits.data(), count);
+  ecgssl::detail::round_to_bf16_floats(values.data() + 1, widened.data(), count);
   for (std::size_t i = 0; i < patterns.size(); ++i) {
     CAPTURE(patterns[i]);
     const std::uint16_t expected = ecgssl::bf16_bits(values[i + 1]);
@@ -261,7 +261,7 @@ TEST_CASE("frozen operands are rounded once and kept; ending the registration dr
                                       ecgssl::as_matrix(w.data(), n, k).transpose(), false);
     return y;
   };
-  using frozen = ecgssl::nn::detail::frozen_operands;
+  using frozen = ecgssl::detail::frozen_operands;
   REQUIRE(frozen::counts() == std::pair<std::size_t, std::size_t>{0, 0});
   const auto fresh = forward();
   bool kept = false;

@@ -14,7 +14,7 @@
 
 #include "../core/backend.hpp"
 #include "../core/parameter_store.hpp"
-#include "../nn/detail/frozen_operands.hpp"
+#include "../core/detail/frozen_operands.hpp"
 #include "optimizer.hpp"
 
 namespace ecgssl {
@@ -54,7 +54,7 @@ class training_backend<Update, Schedule, T, host> {
 /// A store's values where backend B computes, for inference without an optimizer (host: the
 /// store itself; cuda, <ecgssl/cuda/training_backend.cuh>: a device mirror uploaded once). The
 /// values must not change while it lives: on the host, bf16 products keep rounded copies of the
-/// weights they read (nn/detail/frozen_operands.hpp) until it ends.
+/// weights they read (core/detail/frozen_operands.hpp) until it ends.
 template <class T, class Backend>
 class inference_parameters;
 
@@ -62,12 +62,12 @@ template <class T>
 class inference_parameters<T, host> {
  public:
   explicit inference_parameters(parameter_store<T>& store) {
-    if constexpr (std::is_same_v<T, float>) frozen_ = nn::detail::frozen_operands::freeze(store.values());
+    if constexpr (std::is_same_v<T, float>) frozen_ = detail::frozen_operands::freeze(store.values());
   }
   void synchronize() {}
 
  private:
-  nn::detail::frozen_operands::registration frozen_;
+  detail::frozen_operands::registration frozen_;
 };
 
 }  // namespace ecgssl

@@ -33,8 +33,8 @@
 
 #include "../../core/precision.hpp"
 #include "../../core/threading.hpp"
-#include "bf16_rounding.hpp"
-#include "frozen_operands.hpp"
+#include "../../core/detail/bf16_rounding.hpp"
+#include "../../core/detail/frozen_operands.hpp"
 #include "onednn_matmul.hpp"
 
 namespace ecgssl::nn::detail {
@@ -167,17 +167,17 @@ Out* rounded_operand(const X& x, std::vector<Out>& buffer, Round round_line) {
 }
 
 /// `x`'s bf16 bits laid out as rounded_operand() lays them: the kept copy where x lies in frozen
-/// memory (nn/detail/frozen_operands.hpp: weights during inference), else rounded into `buffer`.
+/// memory (core/detail/frozen_operands.hpp: weights during inference), else rounded into `buffer`.
 template <class X>
 const std::uint16_t* rounded_bits(const X& x, std::vector<std::uint16_t>& buffer) {
   if constexpr (contiguous_lines<X>()) {
     if (x.innerStride() == 1) {
       const bool row_major = bool(X::IsRowMajor);
       const std::int64_t lines = row_major ? x.rows() : x.cols(), length = row_major ? x.cols() : x.rows();
-      if (const std::uint16_t* kept = frozen_operands::find(x.data(), lines, length, x.outerStride())) return kept;
+      if (const std::uint16_t* kept = ecgssl::detail::frozen_operands::find(x.data(), lines, length, x.outerStride())) return kept;
     }
   }
-  return rounded_operand(x, buffer, round_to_bf16_bits);
+  return rounded_operand(x, buffer, ecgssl::detail::round_to_bf16_bits);
 }
 
 /// dst (+)= alpha * round_bf16(lhs) * round_bf16(rhs) as a float32 GEMM of the rounded operands
@@ -188,7 +188,7 @@ void serial_gemm_rounded_operands(Dst&& dst, const Lhs& lhs, const Rhs& rhs, boo
   auto& scratch = bf16_product_scratch::local();
   const auto as_rounded = [](const auto& x, std::vector<float>& buffer) {
     const auto [row, col] = rounded_strides(x);
-    float* data = rounded_operand(x, buffer, round_to_bf16_floats);
+    float* data = rounded_operand(x, buffer, ecgssl::detail::round_to_bf16_floats);
     using Strided = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0,
                                Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
     return Strided(data, x.rows(), x.cols(), Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(row, col));

@@ -24,7 +24,7 @@
 
 #include "bf16_rounding.hpp"
 
-namespace ecgssl::nn::detail {
+namespace ecgssl::detail {
 
 class frozen_operands {
   struct range {
@@ -119,4 +119,4 @@ class frozen_operands {
   }
 };
 
-}  // namespace ecgssl::nn::detail
+}  // namespace ecgssl::detail

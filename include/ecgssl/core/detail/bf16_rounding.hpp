@@ -9,11 +9,18 @@
 #include <bit>
 #include <cstdint>
 
-namespace ecgssl::nn::detail {
+// `omp simd` asks for the vector loop even at -O2; without OpenMP the pragma would only warn.
+#if defined(_OPENMP)
+#define ECGSSL_VECTOR_LOOP _Pragma("omp simd")
+#else
+#define ECGSSL_VECTOR_LOOP
+#endif
+
+namespace ecgssl::detail {
 
 /// `count` floats from `from` as bf16 bit patterns into `to`.
 inline void round_to_bf16_bits(const float* from, std::uint16_t* to, std::int64_t count) {
-#pragma omp simd
+ECGSSL_VECTOR_LOOP
   for (std::int64_t i = 0; i < count; ++i) {
     const std::uint32_t bits = std::bit_cast<std::uint32_t>(from[i]);
     const std::uint32_t nearest = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
@@ -24,7 +31,7 @@ inline void round_to_bf16_bits(const float* from, std::uint16_t* to, std::int64_
 
 /// The same rounding, kept as floats (the bf16 value widened back: its low 16 bits zero).
 inline void round_to_bf16_floats(const float* from, float* to, std::int64_t count) {
-#pragma omp simd
+ECGSSL_VECTOR_LOOP
   for (std::int64_t i = 0; i < count; ++i) {
     const std::uint32_t bits = std::bit_cast<std::uint32_t>(from[i]);
     const std::uint32_t nearest = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
@@ -33,4 +40,4 @@ inline void round_to_bf16_floats(const float* from, float* to, std::int64_t coun
   }
 }
 
-}  // namespace ecgssl::nn::detail
+}  // namespace ecgssl::detail
