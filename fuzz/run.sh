@@ -11,7 +11,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD
   -DECGSSL_BUILD_FUZZERS=ON -DECGSSL_BUILD_TESTS=OFF -DECGSSL_BUILD_EXAMPLES=OFF \
   -DECGSSL_BUILD_BENCHMARKS=OFF -DECGSSL_BUILD_APP=OFF -DECGSSL_WITH_CUDA=OFF >/dev/null
 cmake --build "$build" --target fuzz_wfdb_header fuzz_wfdb_formats fuzz_wfdb_record fuzz_safetensors \
-  fuzz_checkpoint_config fuzz_ptbxl_csv -j1
+  fuzz_checkpoint_config fuzz_ptbxl_csv -j "$(nproc)"
 
 corpus="$build/corpus"
 mkdir -p "$corpus/header" "$corpus/record" "$corpus/formats" "$corpus/safetensors" "$corpus/config" "$corpus/ptbxl" "$build/artifacts"
@@ -41,20 +41,35 @@ fi
 
 [[ "$seconds" == 0 ]] && exit 0
 committed="$root/fuzz/corpus"
-status=0
-for target in header formats record; do
-  echo "== fuzz_wfdb_$target for ${seconds}s"
-  "$build/fuzz/fuzz_wfdb_$target" "$corpus/$target" $(ls -d "$committed/$target" 2>/dev/null) -max_total_time="$seconds" -rss_limit_mb=2048 \
-    -timeout=10 -artifact_prefix="$build/artifacts/${target}-" -print_final_stats=1 || status=1
+# Each target is one process on one core: they run side by side, as many at a time as the
+# machine has cores (ECGSSL_FUZZ_JOBS), each into its own log, printed whole when it ends.
+jobs="${ECGSSL_FUZZ_JOBS:-$(nproc)}"
+logs="$build/logs"
+mkdir -p "$logs"
+run_target() {  # run_target PROGRAM CORPUS_DIR
+  local program="$1" dir="$2" status=0
+  "$build/fuzz/$program" "$corpus/$dir" $(ls -d "$committed/$dir" 2>/dev/null) -max_total_time="$seconds" \
+    -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$build/artifacts/$program-" -print_final_stats=1 \
+    > "$logs/$program.log" 2>&1 || status=$?
+  echo "$status" > "$logs/$program.status"
+  { echo "== $program for ${seconds}s: exit status $status"; cat "$logs/$program.log"; }
+}
+targets=(fuzz_wfdb_header:header fuzz_wfdb_formats:formats fuzz_wfdb_record:record
+  fuzz_safetensors:safetensors fuzz_checkpoint_config:config fuzz_ptbxl_csv:ptbxl)
+rm -f "$logs"/*.status
+for entry in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+    wait -n || true  # only to keep JOBS running; each target's status is in its .status file
+  done
+  run_target "${entry%%:*}" "${entry##*:}" &
 done
-echo "== fuzz_safetensors for ${seconds}s"
-"$build/fuzz/fuzz_safetensors" "$corpus/safetensors" $(ls -d "$committed/safetensors" 2>/dev/null) -max_total_time="$seconds" -rss_limit_mb=2048 \
-  -timeout=10 -artifact_prefix="$build/artifacts/safetensors-" -print_final_stats=1 || status=1
-for target in checkpoint_config ptbxl_csv; do
-  dir=config
-  [[ "$target" == ptbxl_csv ]] && dir=ptbxl
-  echo "== fuzz_$target for ${seconds}s"
-  "$build/fuzz/fuzz_$target" "$corpus/$dir" $(ls -d "$committed/$dir" 2>/dev/null) -max_total_time="$seconds" -rss_limit_mb=2048 \
-    -timeout=10 -artifact_prefix="$build/artifacts/$target-" -print_final_stats=1 || status=1
+wait
+status=0
+for entry in "${targets[@]}"; do
+  program="${entry%%:*}"
+  if [ "$(cat "$logs/$program.status" 2>/dev/null)" != 0 ]; then
+    echo "fuzz/run.sh: $program failed (log: $logs/$program.log; inputs: $build/artifacts/)" >&2
+    status=1
+  fi
 done
 exit $status

@@ -44,7 +44,7 @@ if [ -z "$arch" ]; then
   arch=${arch:-80;90}
 fi
 configure=(cmake -S . -B build/gpu-check -G Ninja -DCMAKE_BUILD_TYPE=Release
-  -DECGSSL_WITH_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$arch" -DECGSSL_BUILD_EXAMPLES=OFF
+  -DECGSSL_WITH_CUDA=ON -DECGSSL_GPU_PROGRAMS=ON "-DCMAKE_CUDA_ARCHITECTURES=$arch" -DECGSSL_BUILD_EXAMPLES=OFF
   -DECGSSL_BUILD_TESTS=ON -DECGSSL_BUILD_BENCHMARKS=ON
   # Some packages' CMake files predate CMake 3.5, which CMake 4 no longer accepts by default.
   -DCMAKE_POLICY_VERSION_MINIMUM=3.5)
