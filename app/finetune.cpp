@@ -8,7 +8,9 @@
 /// validation part (Challenge score, macro AUROC or top-1 identification accuracy), keeps
 /// the best epoch (early stopping with --patience) and writes it to --out. Prints a progress bar
 /// and one line of validation metrics per epoch. `--device cuda` (an ecgssl built with CUDA)
-/// trains on the GPU.
+/// trains on the GPU. Under mpirun/srun (a build with MPI) the ranks train data-parallel on the
+/// host: each takes --batch-size x --update-freq segments of every update
+/// (pipeline/finetuning/finetuner.hpp), rank 0 validates and writes --out.
 
 #include <ecgssl/core/error.hpp>
 #include <ecgssl/data/preprocessing.hpp>
@@ -26,6 +28,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <unordered_map>
@@ -41,6 +44,7 @@
 #include "detail/format.hpp"
 #include "detail/output_target.hpp"
 #include "detail/validators.hpp"
+#include "detail/world.hpp"
 
 namespace ecgssl::cli {
 
@@ -51,7 +55,7 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
                "ecgssl finetune"};
   std::string task_text = "arrhythmia", checkpoint, config = "tiny", data, leads_text = "12", out_path;
   bool random_init = false, linear_probe = false;
-  std::size_t epochs = 10, batch = 16, patience = 0;
+  std::size_t epochs = 10, batch = 16, patience = 0, update_freq = 1;
   std::uint64_t seed = 1;
   double valid_fraction = 0.1, lr = 0;
   app.add_option("--task", task_text, "arrhythmia (26 Challenge classes), identification (ArcFace) or superclass "
@@ -64,7 +68,9 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
   app.add_option("--data", data, "folder of WFDB records or a manifest .csv")->required();
   app.add_option("--leads", leads_text, "lead set: 12, 6, 4, 3, 2, 1 or names such as I,II,V2 (zero fill)");
   app.add_option("--epochs", epochs, "maximum epochs")->check(CLI::PositiveNumber);
-  app.add_option("--batch-size", batch, "segments per update (the reference: 128)")->check(CLI::PositiveNumber);
+  app.add_option("--batch-size", batch, "segments per micro-batch (the reference: 128 per update)")->check(CLI::PositiveNumber);
+  app.add_option("--update-freq", update_freq, "micro-batches per update (gradient accumulation; under mpirun, per rank)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--patience", patience, "stop after this many epochs without a better validation metric "
                                          "(default 30 arrhythmia, 20 identification)");
   app.add_option("--lr", lr, "learning rate (default 5e-5 arrhythmia, peak 3e-5 identification)")
@@ -125,7 +131,15 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
   }
   std::vector<std::string> patients;
   std::vector<int> folds;
-  const auto lock = detail::claim_output(out_path, "--out");  // before the slow part
+  // --out is checked and locked before the slow part; in a data-parallel run rank 0 writes it,
+  // and no rank goes on before it has (a refusal there aborts every rank: main).
+  auto& world = detail::world();
+  std::optional<detail::output_lock> lock;
+  if (world.rank() == 0) {
+    detail::check_output_file(out_path, "--out");  // claim_output, in place: the lock does not move
+    lock.emplace(out_path, "--out");
+  }
+  world.barrier();
   const bool superclass = mo.task == pipeline::finetune_task::superclass;
   auto all = data::load_segment_set(data, &patients, prep, &folds,
                                     superclass ? data::label_space::ptbxl_superclasses : data::label_space::challenge);
@@ -151,6 +165,8 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
   job.pretrained = pre ? &*pre : nullptr;
   job.training.epochs = epochs;
   job.training.batch_size = batch;
+  job.training.update_freq = update_freq;
+  job.training.communicator = &world;
   job.training.patience = patience > 0 ? patience : (pipeline::is_multilabel(mo.task) ? 30 : 20);
   job.training.seed = seed;
   if (lr > 0) job.training.learning_rate = lr;
@@ -167,6 +183,10 @@ int run_finetune(const std::vector<std::string>& args, std::ostream& out, std::o
   job.info.test_fold = test_fold;
   job.info.precision = mode;
   job.out_path = out_path;
+  if (world.size() > 1) {
+    out << "data parallel: " << world.size() << " ranks x " << batch << " segments x " << update_freq
+        << " micro-batches per update, gradients summed in one blocking sum after backward; rank 0 validates\n";
+  }
 #if defined(ECGSSL_CLI_WITH_CUDA)
   if (where == detail::compute_device::cuda) return detail::finetune_on_cuda(job, out);
 #else

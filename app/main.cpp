@@ -83,10 +83,10 @@ int main(int argc, char** argv) {
   }
   auto& world = ecgssl::cli::detail::world();
   const std::string who = world.size() > 1 ? " (rank " + std::to_string(world.rank()) + ")" : std::string();
-  if (world.size() > 1 && found->first != "pretrain") {
+  if (world.size() > 1 && found->first != "pretrain" && found->first != "finetune") {
     if (world.rank() == 0) {
-      std::cerr << "ecgssl " << found->first << ": runs in one process; of the subcommands only pretrain trains "
-                   "data-parallel on several ranks (run it without mpirun/srun)\n";
+      std::cerr << "ecgssl " << found->first << ": runs in one process; of the subcommands only pretrain and finetune "
+                   "train data-parallel on several ranks (run it without mpirun/srun)\n";
     }
     return 2;
   }

@@ -53,7 +53,10 @@ int fine_tune(const finetune_job& job, std::ostream& out) {
   if (valid == nullptr) out << "no validation records: the last epoch is kept\n";
   trainer.fit(job.split->train, valid);
   bar.on_end();
-  pipeline::save_finetuned(job.out_path, model, job.info);
+  // Every rank holds the kept epoch's values; rank 0 writes them, the others wait for the file.
+  auto* ranks = job.training.communicator;
+  if (ranks == nullptr || ranks->rank() == 0) pipeline::save_finetuned(job.out_path, model, job.info);
+  if (ranks != nullptr) ranks->barrier();
   out << "saved " << job.out_path;
   if (valid != nullptr) out << " (best valid " << metric << " " << fixed4(trainer.best_metric()) << ")";
   out << "\n";

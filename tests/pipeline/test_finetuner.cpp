@@ -2,6 +2,10 @@
 // identification), early stopping keeps and restores the best validation epoch.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
 #include <ecgssl/pipeline/finetuning/finetuner.hpp>
 
 #include "real_segments.hpp"
@@ -97,4 +101,74 @@ TEST_CASE("finetuner: identification ArcFace loss decreases with records as iden
   finetune_model<float> small(tiny_random_init(finetune_task::identification, 3), 3);
   finetuner<float> bad(small, o);
   CHECK_THROWS_AS(bad.fit(set, nullptr), ecgssl::data_error);
+}
+
+namespace {
+
+// One epoch of `task` with `batch_size` x `update_freq` segments per update, the encoder's
+// activation dropout off: without random draws, the update's segments alone decide.
+struct epoch_result {
+  std::vector<float> parameters;
+  double first_loss = 0;  ///< the first update's loss: before any update, so sum order alone differs
+};
+
+epoch_result after_one_epoch(finetune_task task, std::size_t batch_size, std::size_t update_freq) {
+  auto mo = tiny_random_init(task, task == finetune_task::identification ? 10 : 26);
+  mo.encoder.activation_dropout = 0.0;
+  finetune_model<float> model(mo, 5);
+  finetune_options o;
+  o.epochs = 1;
+  o.batch_size = batch_size;
+  o.update_freq = update_freq;
+  o.learning_rate = 1e-3;
+  o.phase_ratios = {0.0, 1.0, 0.0};
+  finetuner<float> trainer(model, o);
+  epoch_result result;
+  trainer.on_step = [&](const ecgssl::pipeline::step_record& r) {
+    if (r.step == 1) result.first_loss = r.loss;
+  };
+  trainer.fit(real_set(), nullptr);
+  result.parameters.assign(model.store().values().begin(), model.store().values().end());
+  return result;
+}
+
+// The largest element difference, relative to the largest parameter (as tests/tools/test_distributed.py).
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double largest = 0, worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    largest = std::max(largest, static_cast<double>(std::abs(a[i])));
+    worst = std::max(worst, static_cast<double>(std::abs(a[i] - b[i])));
+  }
+  return worst / largest;
+}
+
+}  // namespace
+
+TEST_CASE("finetuner: micro-batches of an update share its sample size (update_freq)") {
+  // 2 micro-batches of 4 against 1 batch of 8: the same segments in each update, and the same
+  // normaliser (positive labels, or segments, of the whole update).
+  // - The first update's loss is computed before any update: the two agree up to the order of
+  //   the sums (float32); normalising each micro-batch by its own size would about double it.
+  // - The parameters: Adam divides each gradient by its own running magnitude, so a gradient that
+  //   is zero up to rounding (a bias the output does not depend on) moves by up to the learning
+  //   rate on either side, whatever its size; over an epoch that leaves differences of about 1e-5
+  //   of the largest parameter at lr 1e-3. A micro-batch weighted wrongly, or another batch
+  //   (4 segments per update), differs by about 1e-2.
+  for (const auto task : {finetune_task::arrhythmia, finetune_task::identification}) {
+    CAPTURE(static_cast<int>(task));
+    const auto accumulated = after_one_epoch(task, 4, 2);
+    const auto whole = after_one_epoch(task, 8, 1);
+    CHECK(accumulated.first_loss == doctest::Approx(whole.first_loss).epsilon(1e-5));
+    const double difference = relative_difference(accumulated.parameters, whole.parameters);
+    MESSAGE("largest difference relative to the largest parameter: ", difference);
+    CHECK(difference < 1e-4);
+    CHECK(relative_difference(after_one_epoch(task, 4, 1).parameters, whole.parameters) > 1e-3);
+  }
+}
+
+TEST_CASE("finetuner: update_freq 0 is refused") {
+  finetune_model<float> model(tiny_random_init(finetune_task::arrhythmia, 26), 1);
+  finetune_options o;
+  o.update_freq = 0;
+  CHECK_THROWS_AS(finetuner<float>(model, o), ecgssl::config_error);
 }
