@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -36,6 +38,21 @@ void randomize(ecgssl::parameter_store<T>& store, std::uint64_t seed, double lo 
   const ecgssl::random_stream rng(seed, 98);
   auto values = store.values();
   for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<T>(lo + (hi - lo) * rng.uniform(i));
+}
+
+/// A [b, t, d] tensor of uniform values from `seed` (the attention and transformer-layer tests).
+inline ecgssl::tensor<double, 3> random_input(std::size_t b, std::size_t t, std::size_t d, std::uint64_t seed) {
+  auto x = ecgssl::tensor<double, 3>::from_shape({b, t, d});
+  ecgssl::testing::fill_uniform(std::span<double>(x.data(), x.size()), seed);
+  return x;
+}
+
+/// Every report within `tol`, naming the worst element of a failing one.
+inline void check_all(const std::vector<ecgssl::testing::gradient_report>& reports, double tol) {
+  for (const auto& r : reports) {
+    INFO(r.where << " worst index " << r.worst_index << " analytic " << r.analytic << " numeric " << r.numeric);
+    CHECK(r.max_relative_error < tol);
+  }
 }
 
 /// Every report of check_layer within `tolerance`.

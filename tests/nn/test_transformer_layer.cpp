@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <support/gradient_check.hpp>
 
+#include "nn_test_support.hpp"
+
 #include <cmath>
 #include <vector>
 
@@ -12,18 +14,8 @@ using layer_t = ecgssl::nn::transformer_layer<double>;
 static_assert(ecgssl::layer<layer_t>);
 static_assert(ecgssl::layer<ecgssl::nn::transformer_layer<float>>);
 
-tensor<double, 3> random_input(std::size_t b, std::size_t t, std::size_t d, std::uint64_t seed) {
-  tensor<double, 3> x = tensor<double, 3>::from_shape({b, t, d});
-  ecgssl::testing::fill_uniform(std::span<double>(x.data(), x.size()), seed);
-  return x;
-}
-
-void check_all(const std::vector<ecgssl::testing::gradient_report>& reports, double tol) {
-  for (const auto& r : reports) {
-    INFO(r.where << " worst index " << r.worst_index << " analytic " << r.analytic << " numeric " << r.numeric);
-    CHECK(r.max_relative_error < tol);
-  }
-}
+using nn_test::check_all;
+using nn_test::random_input;
 
 // Row-wise reference pieces, written from their definitions.
 using rows_t = std::vector<std::vector<double>>;

@@ -2,6 +2,8 @@
 // the same seed, bit-identical repeats, and the precision written to and checked in checkpoints.
 #include <doctest/doctest.h>
 
+#include "challenge_records.hpp"
+
 #include <cmath>
 #include <filesystem>
 #include <vector>
@@ -21,7 +23,6 @@ using tiny = model::tiny_config<float>;
 using paper_objective = w2v_cmsc_rlm_objective<tiny>;
 using pair_source = data::paired_source<data::record_source>;
 
-const std::filesystem::path records_dir = std::filesystem::path(ECGSSL_TEST_DATA_DIR) / "records" / "challenge";
 
 pretrainer_options run_options(precision mode) {
   pretrainer_options o;
@@ -51,7 +52,7 @@ TEST_CASE("bf16 pre-training follows the float32 loss curve from the same seed (
   // window 4.498 in float32 and 4.507 in bf16). The test allows 5 % per window, and the bf16 run
   // must learn as much (its last window at most 5 % above float32's).
   set_threads(1);
-  const wfdb_dataset data(records_dir);
+  const wfdb_dataset data(ecgssl::test_support::challenge_records_dir());
   const auto fp32 = loss_curve(data, precision::fp32, 200);
   const auto bf16 = loss_curve(data, precision::bf16, 200);
   REQUIRE(fp32.size() == 200);
@@ -76,7 +77,7 @@ TEST_CASE("bf16 pre-training follows the float32 loss curve from the same seed (
 
 TEST_CASE("bf16 pre-training: same seed, same bits; the checkpoint records the precision and resume checks it") {
   set_threads(1);
-  const wfdb_dataset data(records_dir);
+  const wfdb_dataset data(ecgssl::test_support::challenge_records_dir());
   CHECK(loss_curve(data, precision::bf16, 3) == loss_curve(data, precision::bf16, 3));
   const auto path = std::filesystem::temp_directory_path() / "ecgssl_test_mixed_precision.safetensors";
   {

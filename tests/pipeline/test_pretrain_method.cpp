@@ -2,6 +2,8 @@
 // real PhysioNet 2021 records in tests/data/records/challenge with the tiny encoder.
 #include <doctest/doctest.h>
 
+#include "challenge_records.hpp"
+
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -21,7 +23,6 @@ namespace {
 
 using tiny = model::tiny_config<float>;
 using views = two_view_source<data::record_source>;
-const std::filesystem::path records_dir = std::filesystem::path(ECGSSL_TEST_DATA_DIR) / "records" / "challenge";
 
 }  // namespace
 
@@ -36,7 +37,7 @@ TEST_CASE("pretrain methods: every listed name parses, others are refused with t
 }
 
 TEST_CASE("3kg: the two views of a segment are two different rotations, each half time-masked per lead") {
-  const wfdb_dataset data(records_dir);
+  const wfdb_dataset data(ecgssl::test_support::challenge_records_dir());
   const auto source = std::make_shared<const views>(data.segments());
   data::loader_options lo;
   lo.batch_size = 3;
@@ -72,7 +73,7 @@ TEST_CASE("3kg: the two views of a segment are two different rotations, each hal
 
 TEST_CASE("3kg on real records: the loss is finite and decreases") {
   set_threads(1);
-  const wfdb_dataset data(records_dir);
+  const wfdb_dataset data(ecgssl::test_support::challenge_records_dir());
   using objective_t = three_kg_objective<tiny>;
   objective_t objective(tiny::options());
   pretrainer_options o;

@@ -2,6 +2,8 @@
 // on the tiny encoder and the real PhysioNet 2021 records shipped in tests/data/records/challenge.
 #include <doctest/doctest.h>
 
+#include "challenge_records.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -22,7 +24,6 @@ using tiny = model::tiny_config<float>;
 using paper_objective = w2v_cmsc_rlm_objective<tiny>;
 using pair_source = data::paired_source<data::record_source>;
 
-const std::filesystem::path records_dir = std::filesystem::path(ECGSSL_TEST_DATA_DIR) / "records" / "challenge";
 
 std::filesystem::path scratch(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / "ecgssl_test_pretrainer";
@@ -52,7 +53,7 @@ static_assert(pretraining_criterion<w2v_cmsc_criterion<float, true>, model::ecg_
 static_assert(pretraining_criterion<pooled_contrastive_criterion<float, cmsc_form::nt_xent_2n>, model::ecg_transformer<tiny>>);
 
 TEST_CASE("wfdb_dataset pairs consecutive 5 s segments of the real records") {
-  const wfdb_dataset data(records_dir);
+  const wfdb_dataset data(ecgssl::test_support::challenge_records_dir());
   // 8 Challenge records at 500 Hz: A0001 is 15 s (3 segments -> 1 pair), the others 10 s (1 pair each)
   CHECK(data.manifest().usable_indices().size() == 8);
   CHECK(data.segments()->size() == 17);
@@ -85,7 +86,7 @@ TEST_CASE("wfdb_dataset: empty folder and all-skipped folder are clear errors") 
 
 TEST_CASE("W2V+CMSC+RLM on real records: the loss decreases") {
   set_threads(1);
-  const wfdb_dataset data(records_dir);
+  const wfdb_dataset data(ecgssl::test_support::challenge_records_dir());
   paper_objective objective(tiny::options());
   pretrainer<paper_objective, pair_source> trainer(objective, data.pairs(), small_run(3, 1e-3));
   const auto history = trainer.run(24, "", 0);
@@ -118,7 +119,7 @@ TEST_CASE("W2V+CMSC+RLM on real records: the loss decreases") {
 
 TEST_CASE("same seed and thread count give the same loss curve bit for bit") {
   set_threads(1);
-  const wfdb_dataset data(records_dir);
+  const wfdb_dataset data(ecgssl::test_support::challenge_records_dir());
   const auto run = [&](std::uint64_t seed) {
     paper_objective objective(tiny::options());
     pretrainer<paper_objective, pair_source> trainer(objective, data.pairs(), small_run(seed));
@@ -131,7 +132,7 @@ TEST_CASE("same seed and thread count give the same loss curve bit for bit") {
 
 TEST_CASE("a run resumed from the checkpoint of update k continues exactly as the uninterrupted run") {
   set_threads(1);
-  const wfdb_dataset data(records_dir);
+  const wfdb_dataset data(ecgssl::test_support::challenge_records_dir());
   auto options = small_run(11);
   options.update_freq = 2;  // two micro-batches per update: 4 updates cross an epoch (8 pairs, 2 per batch)
   const auto path = scratch("resume.safetensors");
@@ -160,7 +161,7 @@ TEST_CASE("a run resumed from the checkpoint of update k continues exactly as th
 
 TEST_CASE("resume refuses another configuration and a corrupt file, leaving the trainer unchanged") {
   set_threads(1);
-  const wfdb_dataset data(records_dir);
+  const wfdb_dataset data(ecgssl::test_support::challenge_records_dir());
   const auto path = scratch("config.safetensors");
   {
     paper_objective objective(tiny::options());
@@ -190,7 +191,7 @@ TEST_CASE("resume refuses another configuration and a corrupt file, leaving the 
 
 TEST_CASE("a failing checkpoint write is an io_error and keeps the previous checkpoint") {
   set_threads(1);
-  const wfdb_dataset data(records_dir);
+  const wfdb_dataset data(ecgssl::test_support::challenge_records_dir());
   paper_objective objective(tiny::options());
   pretrainer<paper_objective, pair_source> trainer(objective, data.pairs(), small_run(5));
   CHECK_THROWS_AS(trainer.run(1, (scratch("no_such_dir") / "x" / "ck.safetensors").string(), 0), io_error);
